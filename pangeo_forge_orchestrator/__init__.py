@@ -1,0 +1,3 @@
+"""pangeo-forge-orchestrator: the GitHub App backend of a Pangeo-Forge-style service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from pangeo_forge_orchestrator.cli import app
+
+app(prog_name="pfo")

@@ -1,0 +1,1 @@
+"""Bakeries: where recipe runs execute."""

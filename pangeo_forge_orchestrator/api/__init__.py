@@ -1,0 +1,1 @@
+"""Public and admin REST routers, their schemas and dependencies."""

@@ -1,0 +1,49 @@
+"""create_app(settings) -> FastAPI: routers, lifespan, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pangeo_forge_orchestrator import __version__
+from pangeo_forge_orchestrator.api import errors, health
+from pangeo_forge_orchestrator.db.engine import Database, database_url_for
+from pangeo_forge_orchestrator.settings import Settings
+
+OPENAPI_TAGS = [
+    {"name": "public", "description": "Read-only routes the website and anyone may call."},
+    {"name": "admin", "description": "Writes and operator views; need an `X-API-Key` header."},
+    {"name": "github", "description": "GitHub webhooks and bakery status callbacks."},
+]
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the web app. Pass `database` to share an engine (tests, `pfo serve` with a worker)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database is not None:
+            yield
+            return
+        with database_url_for(settings) as url:
+            app.state.database = Database.from_url(url)
+            try:
+                yield
+            finally:
+                app.state.database.dispose()
+
+    app = FastAPI(
+        title="pangeo-forge-orchestrator",
+        version=__version__,
+        description="Recipe runs, feedstocks and bakeries of Pangeo Forge, and its GitHub App.",
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.database = database
+    errors.install(app)
+    app.include_router(health.router)
+    return app

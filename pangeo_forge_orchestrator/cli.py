@@ -1,0 +1,149 @@
+"""The `pfo` command (also `python -m pangeo_forge_orchestrator`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+import uvicorn
+
+from pangeo_forge_orchestrator.db.engine import Database, database_url_for
+from pangeo_forge_orchestrator.logs import configure_logging
+from pangeo_forge_orchestrator.settings import Settings
+
+app = typer.Typer(
+    name="pfo",
+    help="pangeo-forge-orchestrator: the GitHub App backend of Pangeo Forge.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+api_keys_app = typer.Typer(help="Admin API keys for the write routes.", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+
+log = logging.getLogger("pangeo_forge_orchestrator.cli")
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return settings
+
+
+@contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """The configured database, or the embedded one kept running for as long as we need it."""
+    with database_url_for(settings) as url:
+        database = Database.from_url(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+class _ServerWithoutSignals(uvicorn.Server):
+    """uvicorn's server minus its signal handling.
+
+    uvicorn re-raises SIGTERM after a graceful shutdown, which kills the process before the
+    worker and the embedded database are cleaned up; `serve` handles the signals instead.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _install_stop_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Serve HTTP only (Procfile web)."),
+) -> None:
+    """Serve the web app; unless --no-worker, run a worker in the same process."""
+    from pangeo_forge_orchestrator.app import create_app
+    from pangeo_forge_orchestrator.worker import Worker
+
+    settings = load_settings()
+    with open_database(settings) as database:
+        web = create_app(settings, database=database)
+        config = uvicorn.Config(
+            web, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        server = _ServerWithoutSignals(config)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            _install_stop_handlers(stop)
+            tasks = [asyncio.create_task(server.serve())]
+            job_worker = None
+            if not no_worker:
+                job_worker = Worker(settings=settings, database=database)
+                tasks.append(asyncio.create_task(job_worker.run()))
+            await stop.wait()
+            server.should_exit = True
+            if job_worker is not None:
+                job_worker.request_stop()
+            await asyncio.gather(*tasks)
+
+        log.info("serving", extra={"url": f"http://{host}:{port}", "worker": not no_worker})
+        asyncio.run(main())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker only (Procfile worker)."""
+    from pangeo_forge_orchestrator.worker import Worker
+
+    settings = load_settings()
+    with open_database(settings) as database:
+        job_worker = Worker(settings=settings, database=database)
+
+        async def main() -> None:
+            _install_stop_handlers(job_worker.stopping)
+            await job_worker.run()
+
+        asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head)."""
+    from pangeo_forge_orchestrator.db import migrate as migrations
+
+    settings = load_settings()
+    with database_url_for(settings) as url:
+        migrations.upgrade(url)
+    typer.echo(f"database at migration {migrations.head_revision()}")
+
+
+@api_keys_app.command("create")
+def create_api_key(name: str = typer.Argument(..., help="Who or what the key is for.")) -> None:
+    """Create an admin key and print it once; only its hash is stored."""
+    from pangeo_forge_orchestrator.db.api_keys import create_api_key as store_key
+
+    settings = load_settings()
+    with open_database(settings) as database, database.session() as session:
+        key = store_key(session, name=name)
+    typer.echo(key)
+
+
+@api_keys_app.command("revoke")
+def revoke_api_key(
+    name: str = typer.Argument(..., help="Revoke every active key of NAME."),
+) -> None:
+    """Revoke the keys created for NAME."""
+    from pangeo_forge_orchestrator.db.api_keys import revoke_api_keys
+
+    settings = load_settings()
+    with open_database(settings) as database, database.session() as session:
+        revoked = revoke_api_keys(session, name=name)
+    typer.echo(f"revoked {revoked} key(s) of {name!r}")

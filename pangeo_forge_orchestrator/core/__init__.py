@@ -1,0 +1,1 @@
+"""Pure decisions: no I/O, no web, database or HTTP libraries (DESIGN §2)."""

@@ -1,0 +1,62 @@
+"""Engine and sessions. One engine per process, built from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from pangeo_forge_orchestrator.settings import Settings
+
+
+def make_engine(url: str, **kwargs: Any) -> sa.Engine:
+    """An engine whose sessions see UTC, so timestamps round-trip without surprises."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "connect_args": {"options": "-c timezone=UTC"},
+    }
+    options.update(kwargs)
+    return sa.create_engine(url, **options)
+
+
+@dataclass
+class Database:
+    """The process's engine and its session factory."""
+
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> Database:
+        engine = make_engine(url, **engine_options)
+        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def database_url_for(settings: Settings) -> Iterator[str]:
+    """The configured DATABASE_URL, or the URL of an embedded server kept up inside the block."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from pangeo_forge_orchestrator.db.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.embedded_database_dir)
+    try:
+        yield server.url()
+    finally:
+        server.release()

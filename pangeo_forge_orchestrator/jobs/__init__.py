@@ -1,0 +1,1 @@
+"""Durable work: queue.py and one module per job kind."""
