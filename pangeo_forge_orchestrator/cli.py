@@ -125,6 +125,17 @@ def migrate() -> None:
     typer.echo(f"database at migration {migrations.head_revision()}")
 
 
+@app.command()
+def seed() -> None:
+    """Add a sample bakery and feedstocks (review apps' postdeploy); safe to run twice."""
+    from pangeo_forge_orchestrator.db.seed import seed_sample_data
+
+    settings = load_settings()
+    with open_database(settings) as database, database.session() as session:
+        added = seed_sample_data(session)
+    typer.echo(f"seeded {added['bakeries']} bakery and {added['feedstocks']} feedstock row(s)")
+
+
 @api_keys_app.command("create")
 def create_api_key(name: str = typer.Argument(..., help="Who or what the key is for.")) -> None:
     """Create an admin key and print it once; only its hash is stored."""
