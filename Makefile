@@ -9,12 +9,20 @@ PORT ?= 8000
 
 .PHONY: help run test lint typecheck format bench bench-api sync migrate clean
 
+# pangeo-forge-runner lives in its own venv: it pulls apache-beam, whose pins clash with ours.
+RUNNER_VERSION := 0.10.2
+RUNNER := .tools/runner/bin/pangeo-forge-runner
+
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
+
+$(RUNNER):
+	python3 -m venv .tools/runner
+	.tools/runner/bin/pip install --quiet pangeo-forge-runner==$(RUNNER_VERSION)
 
 sync: $(UV)  ## Create .venv from the lockfile
 	$(UV) sync --frozen --quiet
@@ -33,15 +41,17 @@ lint: sync  ## ruff, import-linter contracts
 typecheck: sync  ## mypy --strict on the package
 	$(UV) run --frozen mypy pangeo_forge_orchestrator
 
-test: lint typecheck  ## Lint, type-check, then the whole test suite on an embedded Postgres
+test: lint typecheck $(RUNNER)  ## Lint, type-check, then the whole test suite on an embedded Postgres
 	$(UV) run --frozen pytest
 
 format: sync  ## Apply ruff's formatting and fixes
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-bench: sync  ## Benchmarks (results go to docs/benchmarks.md by hand)
-	$(UV) run --frozen python -m bench.api
+bench: bench-api  ## Benchmarks (results go to docs/benchmarks.md by hand)
+
+bench-api: sync  ## REST API on 1M recipe runs; BENCH_ARGS="--help" lists the options
+	$(UV) run --frozen python -m bench.api $(BENCH_ARGS)
 
 clean:  ## Remove local state (.pfo holds the embedded database)
 	rm -rf .pfo .venv .tools

@@ -8,9 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pangeo_forge_orchestrator import __version__
-from pangeo_forge_orchestrator.api import errors, health
+from pangeo_forge_orchestrator.api import (
+    bakeries,
+    deliveries,
+    errors,
+    feedstocks,
+    health,
+    recipe_runs,
+    stats,
+)
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.settings import Settings
+from pangeo_forge_orchestrator.webhooks import receive
 
 OPENAPI_TAGS = [
     {"name": "public", "description": "Read-only routes the website and anyone may call."},
@@ -46,4 +55,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.database = database
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(bakeries.router)
+    app.include_router(feedstocks.router)
+    app.include_router(recipe_runs.router)
+    app.include_router(stats.router)
+    app.include_router(receive.router)
+    app.include_router(deliveries.admin)
+    app.include_router(deliveries.public)
     return app

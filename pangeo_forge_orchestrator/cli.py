@@ -7,10 +7,12 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import typer
 import uvicorn
 
+from pangeo_forge_orchestrator.core.repair import DEFAULT_STUCK_AFTER_HOURS
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.logs import configure_logging
 from pangeo_forge_orchestrator.settings import Settings
@@ -117,12 +119,62 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
+    from pangeo_forge_orchestrator.core import repair as decisions
     from pangeo_forge_orchestrator.db import migrate as migrations
+    from pangeo_forge_orchestrator.db import repair as queries
 
     settings = load_settings()
     with database_url_for(settings) as url:
         migrations.upgrade(url)
+        database = Database.from_url(url)
+        try:
+            with database.session() as session:
+                report = queries.find_problems(
+                    session,
+                    stuck_after=decisions.stuck_after_hours(DEFAULT_STUCK_AFTER_HOURS),
+                    now=datetime.now(UTC),
+                )
+        finally:
+            database.dispose()
     typer.echo(f"database at migration {migrations.head_revision()}")
+    hint = decisions.migrate_hint(report)
+    if hint:
+        typer.echo(hint)
+
+
+@app.command()
+def repair(
+    apply: bool = typer.Option(False, "--apply", help="Settle stuck runs (completed, timed_out)."),
+    stuck_after: float = typer.Option(
+        DEFAULT_STUCK_AFTER_HOURS,
+        "--stuck-after",
+        metavar="HOURS",
+        help="Age past which an in_progress run is stuck.",
+    ),
+) -> None:
+    """Report runs the original service left inconsistent; with --apply, settle stuck runs."""
+    from pangeo_forge_orchestrator.core import repair as decisions
+    from pangeo_forge_orchestrator.db import repair as queries
+
+    try:
+        age = decisions.stuck_after_hours(stuck_after)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--stuck-after") from None
+    settings = load_settings()
+    now = datetime.now(UTC)
+    with open_database(settings) as database:
+        with database.session() as session:
+            before = queries.find_problems(session, stuck_after=age, now=now)
+        typer.echo("before:\n" + decisions.summary(before))
+        if not apply:
+            typer.echo(decisions.dry_run_line(before))
+            return
+        with database.session() as session:
+            settlements = queries.settle_stuck_runs(session, stuck_after=age, now=now)
+        typer.echo(decisions.applied_line(settlements))
+        with database.session() as session:
+            after = queries.find_problems(session, stuck_after=age, now=now)
+        typer.echo("after:\n" + decisions.summary(after))
 
 
 @app.command()

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     github_app_private_key: SecretStr | None = None
     github_app_private_key_path: Path | None = None
     github_webhook_secret: SecretStr | None = None
+    # Also accepted while a webhook secret is being rotated; unset once GitHub has the new one.
+    github_webhook_secret_previous: SecretStr | None = None
+    # Repositories (by name, shell-style, case-insensitive) whose events the App acts on.
+    feedstock_repo_patterns: list[str] = Field(
+        default_factory=lambda: ["*-feedstock", "staged-recipes"]
+    )
     github_app_name: str = "pangeo-forge"
     bakery_callback_secret: SecretStr | None = None
     bakeries_file: Path | None = None
@@ -44,6 +50,16 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     dashboard_url: str = "https://pangeo-forge.org/dashboard"
     log_format: Literal["json", "console"] = Field(default_factory=_default_log_format)
+    worker_concurrency: int = Field(default=4, ge=1, description="jobs one worker runs at once")
+    # Renewed every quarter lease while a job runs, so a dead worker's job is back within it.
+    job_lease_seconds: float = Field(default=8.0, gt=0, description="claim lease of a job")
+    worker_poll_seconds: float = Field(
+        default=5.0, gt=0, description="fallback poll when no NOTIFY arrives"
+    )
+    # Heroku sends SIGKILL 30 s after SIGTERM; unfinished jobs must be released before that.
+    worker_shutdown_timeout_seconds: float = Field(
+        default=20.0, ge=0, description="how long in-flight jobs may finish on SIGTERM"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,10 @@ from sqlalchemy.orm import Session
 from pangeo_forge_orchestrator.db import migrate
 from pangeo_forge_orchestrator.db.embedded import EmbeddedPostgres
 from pangeo_forge_orchestrator.db.engine import make_engine
+
+if TYPE_CHECKING:
+    from pangeo_forge_orchestrator.settings import Settings
+    from tests.fake_github import FakeGitHub, MutableClock
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TEMPLATE_DB = "pfo_template"
@@ -113,3 +118,51 @@ def session(connection: sa.Connection) -> Iterator[Session]:
     """An ORM session whose commits become savepoints of the rolled-back transaction."""
     with Session(bind=connection, join_transaction_mode="create_savepoint") as db_session:
         yield db_session
+
+
+# ---- GitHub: a stateful fake behind httpx.MockTransport (tests/fake_github/) ----------------
+# Imported inside the fixtures: tests.fake_github imports this module (shared_path).
+
+GITHUB_APP_ID = 4242
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """A fake GitHub that validates every request against GitHub's OpenAPI description.
+
+    Fails the test at teardown if any request was one GitHub would refuse, even when the code
+    under test swallowed the AssertionError raised inside the request.
+    """
+    from tests.fake_github import AppKey, FakeGitHub
+
+    gh = FakeGitHub(app_id=GITHUB_APP_ID, public_key=AppKey.generate().public_key)
+    yield gh
+    gh.assert_no_violations()
+
+
+@pytest.fixture
+def github_clock(fake_github: FakeGitHub) -> MutableClock:
+    """A hand-moved clock shared by the fake (pass it to GitHubApp(clock=...) too)."""
+    from tests.fake_github import MutableClock
+
+    clock = MutableClock()
+    fake_github.clock = clock
+    return clock
+
+
+def github_app_settings(fake: FakeGitHub, **overrides: Any) -> Settings:
+    """Settings of an App whose id, key and API root are those of FAKE."""
+    from pydantic import SecretStr
+
+    from pangeo_forge_orchestrator.settings import Settings
+    from tests.fake_github import AppKey
+
+    values: dict[str, Any] = {
+        "github_api_url": fake.base_url,
+        "github_app_id": fake.app_id,
+        "github_app_private_key": SecretStr(AppKey.generate().pem),
+        "github_webhook_secret": SecretStr("test-webhook-secret"),
+        "log_format": "console",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)

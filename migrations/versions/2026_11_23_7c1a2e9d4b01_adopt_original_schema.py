@@ -2,8 +2,9 @@
 
 Runs on both paths: right after the baseline on an empty database, and on a database written
 by the original service (its tables, ids and sequences are kept; `reciperun` becomes
-`recipe_run`). Values that do not fit our enums stop the upgrade with a report; nothing is
-dropped silently.
+`recipe_run`). Values that do not fit our enums or unique constraints stop the upgrade with a
+report; nothing is dropped silently. The JSON the original kept in `message` moves into typed
+columns; `message` keeps only human text.
 
 Revision ID: 7c1a2e9d4b01
 Revises: 0499cef6b57a
@@ -110,6 +111,70 @@ INSERT INTO stat_counter (name, value) VALUES
 """
 
 
+# The original kept machine facts in `message` as a JSON object (a dict it re-dumped as the run
+# went on). Each key that fits a typed column moves there. `message` is cleared only when every
+# key found its column, so nothing unrecognised is lost: `pfo repair` lists what is left.
+LEGACY_MESSAGE_SQL = r"""
+CREATE FUNCTION pg_temp.legacy_message_object(message varchar) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Not every message that starts with '{' is JSON: what does not parse stays human text.
+    RETURN jsonb_strip_nulls(message::jsonb);
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END
+$$;
+
+WITH parsed AS (
+    SELECT id, doc FROM (
+        SELECT id, pg_temp.legacy_message_object(message) AS doc
+        FROM recipe_run WHERE message ~ '^\s*\{'
+    ) candidate
+    WHERE jsonb_typeof(doc) = 'object'
+), typed AS (
+    SELECT
+        id,
+        doc,
+        CASE WHEN jsonb_typeof(doc -> 'deployment_id') IN ('number', 'string')
+                  AND doc ->> 'deployment_id' ~ '^[0-9]{1,18}$'
+             THEN (doc ->> 'deployment_id')::bigint END AS deployment_id,
+        CASE WHEN jsonb_typeof(doc -> 'job_id') = 'string' THEN doc ->> 'job_id' END AS job_id,
+        -- The original's first bakeries ran Prefect flows: the flow id was the bakery's job id.
+        CASE WHEN jsonb_typeof(doc -> 'flow_id') = 'string' THEN doc ->> 'flow_id' END AS flow_id,
+        CASE WHEN jsonb_typeof(doc -> 'job_name') = 'string'
+             THEN doc ->> 'job_name' END AS job_name,
+        CASE WHEN jsonb_typeof(doc -> 'environment_url') = 'string'
+             THEN doc ->> 'environment_url' END AS environment_url,
+        CASE WHEN jsonb_typeof(doc -> 'trace') = 'string' THEN doc ->> 'trace' END AS trace
+    FROM parsed
+), placed AS (
+    SELECT
+        typed.*,
+        doc - array_remove(ARRAY[
+            CASE WHEN deployment_id IS NOT NULL THEN 'deployment_id' END,
+            CASE WHEN job_id IS NOT NULL THEN 'job_id' END,
+            CASE WHEN flow_id IS NOT NULL AND (job_id IS NULL OR job_id = flow_id)
+                 THEN 'flow_id' END,
+            CASE WHEN job_name IS NOT NULL THEN 'job_name' END,
+            CASE WHEN environment_url IS NOT NULL THEN 'environment_url' END,
+            CASE WHEN trace IS NOT NULL THEN 'trace' END
+        ], NULL) AS unplaced
+    FROM typed
+)
+UPDATE recipe_run AS run SET
+    github_deployment_id = placed.deployment_id,
+    bakery_job_id = coalesce(placed.job_id, placed.flow_id),
+    bakery_job_name = placed.job_name,
+    environment_url = placed.environment_url,
+    failure_detail = placed.trace,
+    message = CASE WHEN placed.unplaced = '{}'::jsonb THEN NULL ELSE run.message END
+FROM placed
+WHERE run.id = placed.id;
+
+DROP FUNCTION pg_temp.legacy_message_object(varchar);
+"""
+
+
 def _row_count_triggers(table: str, counter: str) -> str:
     return f"""
     CREATE TRIGGER {table}_count_insert AFTER INSERT ON {table}
@@ -138,23 +203,59 @@ CREATE TRIGGER recipe_run_datasets_truncate AFTER TRUNCATE ON recipe_run
 """
 
 
-def _refuse_unknown_enum_values(conn: sa.Connection) -> None:
-    """Stop with a report when the original data holds a value our enums cannot represent."""
+# Columns that become unique; the original never enforced it.
+LEGACY_UNIQUE_COLUMNS = (("bakery", "name"), ("feedstock", "spec"))
+
+# How many offending ids a report names per value: enough to find the rows, short enough to read.
+REPORTED_IDS = 10
+
+
+def _ids(ids: list[int], count: int) -> str:
+    more = f" and {count - len(ids)} more" if count > len(ids) else ""
+    return ", ".join(map(str, ids)) + more
+
+
+def _adoption_problems(conn: sa.Connection) -> list[str]:
+    """What in the original data our schema cannot hold as it is: one line per value."""
     problems = []
     for table, column, enum_name in LEGACY_ENUM_COLUMNS:
         rows = conn.execute(
             sa.text(
-                f"SELECT {column}, count(*) FROM {table} "
-                f"WHERE {column} IS NOT NULL AND NOT ({column} = ANY(:allowed)) GROUP BY 1"
+                f"SELECT {column}, count(*), (array_agg(id ORDER BY id))[1:{REPORTED_IDS}] "
+                f"FROM {table} WHERE {column} IS NOT NULL AND NOT ({column} = ANY(:allowed)) "
+                "GROUP BY 1 ORDER BY 1"
             ),
             {"allowed": list(ENUMS[enum_name])},
         ).all()
-        problems += [f"{table}.{column} = {value!r} in {n} row(s)" for value, n in rows]
+        problems += [
+            f"{table}.{column} = {value!r} is not one of {', '.join(ENUMS[enum_name])}: "
+            f"{n} row(s), id {_ids(ids, n)}"
+            for value, n, ids in rows
+        ]
+    for table, column in LEGACY_UNIQUE_COLUMNS:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT {column}, count(*), (array_agg(id ORDER BY id))[1:{REPORTED_IDS}] "
+                f"FROM {table} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1"
+            )
+        ).all()
+        problems += [
+            f"{table}.{column} = {value!r} must be unique but is shared by {n} rows: "
+            f"id {_ids(ids, n)}"
+            for value, n, ids in rows
+        ]
+    return problems
+
+
+def _refuse_unadoptable_rows(conn: sa.Connection) -> None:
+    """Stop, before changing anything, when the original data holds what we cannot adopt."""
+    problems = _adoption_problems(conn)
     if problems:
         raise RuntimeError(
-            "cannot adopt the original database: values outside the known vocabularies:\n  "
+            "cannot adopt the original database: these rows do not fit the new schema:\n  "
             + "\n  ".join(problems)
-            + "\nFix or map these rows (see docs/operations.md), then run `pfo migrate` again."
+            + "\nFix or map them (docs/operations.md, 'Migrating from pangeo-forge-orchestrator'), "
+            "then run `pfo migrate` again. Nothing was changed."
         )
 
 
@@ -174,7 +275,7 @@ def _to_enum(table: str, column: str, enum_name: str) -> None:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    _refuse_unknown_enum_values(conn)
+    _refuse_unadoptable_rows(conn)
     for name, values in ENUMS.items():
         postgresql.ENUM(*values, name=name).create(conn)
 
@@ -225,7 +326,7 @@ def upgrade() -> None:
     # stays NOT NULL with that meaning.
     op.alter_column("recipe_run", "started_at", server_default=sa.func.now())
     op.alter_column("recipe_run", "version", server_default="")
-    for column in (
+    for new_column in (
         sa.Column("pr_number", sa.Integer),
         sa.Column("github_check_run_id", sa.BigInteger),
         sa.Column("github_deployment_id", sa.BigInteger),
@@ -237,11 +338,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True)),
         sa.Column("updated_at", sa.DateTime(timezone=True)),
     ):
-        op.add_column("recipe_run", column)
+        op.add_column("recipe_run", new_column)
     op.execute(
         "UPDATE recipe_run SET created_at = started_at, "
         "updated_at = coalesce(completed_at, started_at)"
     )
+    op.execute(sa.text(LEGACY_MESSAGE_SQL))
     op.alter_column("recipe_run", "created_at", server_default=sa.func.now())
     op.alter_column("recipe_run", "updated_at", server_default=sa.func.now())
     op.create_index("ix_recipe_run_feedstock_id_id", "recipe_run", ["feedstock_id", "id"])
@@ -410,5 +512,5 @@ def downgrade() -> None:
     for name in ENUMS:
         op.execute(f"DROP TYPE {name}")
     # The tables are empty: rebuilding the baseline is the exact inverse.
-    baseline = op.get_context().script.get_revision(down_revision).module  # type: ignore[union-attr]
+    baseline = op.get_context().script.get_revision(down_revision).module  # type: ignore[arg-type,union-attr]
     baseline.upgrade()

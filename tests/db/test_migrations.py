@@ -4,32 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
 
-import pangeo_forge_orchestrator.db.tables  # noqa: F401
 from pangeo_forge_orchestrator.db import migrate
 from pangeo_forge_orchestrator.db.engine import make_engine
-
-
-def schema_differences(url: str) -> list[object]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": True,
-                    "include_object": lambda obj, name, type_, reflected, compare_to: (
-                        not (type_ == "table" and name == "alembic_version")
-                    ),
-                },
-            )
-            return list(compare_metadata(context, SQLModel.metadata))
-    finally:
-        engine.dispose()
+from tests.db.schema import schema_differences
 
 
 def test_upgrade_on_empty_database_matches_the_tables(empty_database_url: str) -> None:

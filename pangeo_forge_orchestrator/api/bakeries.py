@@ -1,0 +1,132 @@
+"""/bakeries: where recipes run. Reads are public; writes need an admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
+from pangeo_forge_orchestrator.api.crud import (
+    NOT_FOUND_RESPONSE,
+    json_response,
+    not_found,
+    reading,
+    writing,
+)
+from pangeo_forge_orchestrator.api.deps import DatabaseDep
+from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
+from pangeo_forge_orchestrator.api.schemas import (
+    BakeryCreate,
+    BakeryRead,
+    BakeryUpdate,
+    BakeryWithRuns,
+    Deleted,
+    Name,
+    Problem,
+)
+from pangeo_forge_orchestrator.core.vocabulary import BakeryKind
+from pangeo_forge_orchestrator.db import queries
+from pangeo_forge_orchestrator.db.queries import BAKERIES, PageRequest
+
+router = APIRouter()
+
+MODEL = "bakery"
+NAME_TAKEN = "a bakery named {name!r} already exists"
+HAS_RUNS = "bakery {id} still has recipe runs: delete them first"
+UNIQUE_NAME = "uq_bakery_name"
+RUN_BAKERY_FK = "fk_recipe_run_bakery_id_bakery"
+
+WRITE_RESPONSES = {
+    **AUTH_RESPONSES,
+    409: {"model": Problem, "description": "The name is taken"},
+}
+
+Page = Annotated[PageRequest, Depends(page_parameters(BAKERIES.names))]
+
+
+@router.get("/bakeries/", tags=["public"], response_model=list[BakeryRead])
+@router.get("/bakeries", include_in_schema=False)
+def list_bakeries(
+    request: Request,
+    database: DatabaseDep,
+    page: Page,
+    name: Name | None = None,
+    kind: BakeryKind | None = None,
+) -> Response:
+    """List bakeries."""
+    with reading(database) as conn:
+        rows = queries.list_rows(
+            conn, BAKERIES, filters={"name": name, "kind": kind}, page=page, extra=1
+        )
+    rows, headers = split_page(rows, page=page, request=request)
+    return json_response(rows, headers=headers)
+
+
+@router.get(
+    "/bakeries/{bakery_id}",
+    tags=["public"],
+    response_model=BakeryWithRuns,
+    responses=NOT_FOUND_RESPONSE,
+)
+def read_bakery(bakery_id: int, database: DatabaseDep) -> Response:
+    """Read a bakery with its most recent recipe runs (newest first, at most 100)."""
+    with reading(database) as conn:
+        row = queries.with_recent_runs(conn, BAKERIES, owner="bakery_id", row_id=bakery_id)
+    if row is None:
+        raise not_found(MODEL, bakery_id)
+    return json_response(row)
+
+
+@router.post(
+    "/bakeries/",
+    tags=["admin"],
+    response_model=BakeryRead,
+    responses=WRITE_RESPONSES,
+    dependencies=[AdminKey],
+)
+@router.post("/bakeries", include_in_schema=False, dependencies=[AdminKey])
+def create_bakery(body: BakeryCreate, database: DatabaseDep) -> Response:
+    """Create a bakery."""
+    conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
+    with writing(database, conflicts) as conn:
+        row = queries.insert_row(conn, BAKERIES, body.model_dump())
+    return json_response(row)
+
+
+@router.patch(
+    "/bakeries/{bakery_id}",
+    tags=["admin"],
+    response_model=BakeryRead,
+    responses={**WRITE_RESPONSES, **NOT_FOUND_RESPONSE},
+    dependencies=[AdminKey],
+)
+def update_bakery(bakery_id: int, body: BakeryUpdate, database: DatabaseDep) -> Response:
+    """Change some fields of a bakery."""
+    conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
+    with writing(database, conflicts) as conn:
+        row = queries.update_row(conn, BAKERIES, bakery_id, body.changes())
+    if row is None:
+        raise not_found(MODEL, bakery_id)
+    return json_response(row)
+
+
+@router.delete(
+    "/bakeries/{bakery_id}",
+    tags=["admin"],
+    response_model=Deleted,
+    responses={
+        **AUTH_RESPONSES,
+        **NOT_FOUND_RESPONSE,
+        409: {"model": Problem, "description": "Recipe runs still use this bakery"},
+    },
+    dependencies=[AdminKey],
+)
+def delete_bakery(bakery_id: int, database: DatabaseDep) -> Response:
+    """Delete a bakery that no recipe run uses."""
+    conflicts = {RUN_BAKERY_FK: HTTPException(409, HAS_RUNS.format(id=bakery_id))}
+    with writing(database, conflicts) as conn:
+        deleted = queries.delete_row(conn, BAKERIES, bakery_id)
+    if not deleted:
+        raise not_found(MODEL, bakery_id)
+    return json_response({"ok": True})

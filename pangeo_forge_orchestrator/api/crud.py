@@ -1,0 +1,68 @@
+"""What the model routers share: connections, JSON answers, not-found and conflict texts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import HTTPException, Response
+
+from pangeo_forge_orchestrator.api.schemas import Problem
+from pangeo_forge_orchestrator.db.engine import Database
+
+NOT_FOUND = "{model} {id} not found"
+
+# Documented error answers, merged into each route's `responses`.
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No row with this id"}
+}
+
+
+def json_response(
+    content: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Pre-serialised JSON: the route's response model documents it but does not re-validate it."""
+    return Response(
+        orjson.dumps(content),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def not_found(model: str, row_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=NOT_FOUND.format(model=model, id=row_id))
+
+
+@contextmanager
+def reading(database: Database) -> Iterator[sa.Connection]:
+    """A connection for reads, in autocommit: no BEGIN/ROLLBACK round trips around a SELECT."""
+    with database.engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def writing(database: Database, conflicts: Mapping[str, HTTPException]) -> Iterator[sa.Connection]:
+    """One transaction, committed before the answer; a known constraint becomes a clear 4xx.
+
+    `conflicts` maps constraint names to the answer for this request. An unlisted violation
+    falls through to the app's generic handler (409).
+    """
+    try:
+        with database.engine.begin() as conn:
+            yield conn
+    except sa.exc.IntegrityError as exc:
+        answer = conflicts.get(constraint_name(exc) or "")
+        if answer is None:
+            raise
+        raise answer from None
+
+
+def constraint_name(exc: sa.exc.DBAPIError) -> str | None:
+    """The violated constraint's name as Postgres reports it (psycopg2's diagnostics)."""
+    diag = getattr(exc.orig, "diag", None)
+    name: str | None = getattr(diag, "constraint_name", None)
+    return name

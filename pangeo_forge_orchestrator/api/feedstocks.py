@@ -1,0 +1,153 @@
+"""/feedstocks: repositories of recipes, and the datasets their runs produced."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
+from pangeo_forge_orchestrator.api.crud import (
+    NOT_FOUND_RESPONSE,
+    json_response,
+    not_found,
+    reading,
+    writing,
+)
+from pangeo_forge_orchestrator.api.deps import DatabaseDep
+from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
+from pangeo_forge_orchestrator.api.schemas import (
+    DatasetRead,
+    Deleted,
+    FeedstockCreate,
+    FeedstockRead,
+    FeedstockSpec,
+    FeedstockUpdate,
+    FeedstockWithRuns,
+    Problem,
+)
+from pangeo_forge_orchestrator.core.vocabulary import Provider
+from pangeo_forge_orchestrator.db import queries
+from pangeo_forge_orchestrator.db.queries import FEEDSTOCKS, DatasetScope, PageRequest
+
+router = APIRouter()
+
+MODEL = "feedstock"
+SPEC_TAKEN = "feedstock {spec!r} already exists"
+HAS_RUNS = "feedstock {id} still has recipe runs: delete them first"
+UNIQUE_SPEC = "uq_feedstock_spec"
+RUN_FEEDSTOCK_FK = "fk_recipe_run_feedstock_id_feedstock"
+
+WRITE_RESPONSES = {
+    **AUTH_RESPONSES,
+    409: {"model": Problem, "description": "The spec is taken"},
+}
+
+Page = Annotated[PageRequest, Depends(page_parameters(FEEDSTOCKS.names))]
+
+
+@router.get("/feedstocks/", tags=["public"], response_model=list[FeedstockRead])
+@router.get("/feedstocks", include_in_schema=False)
+def list_feedstocks(
+    request: Request,
+    database: DatabaseDep,
+    page: Page,
+    spec: FeedstockSpec | None = None,
+    provider: Provider | None = None,
+) -> Response:
+    """List feedstocks."""
+    with reading(database) as conn:
+        rows = queries.list_rows(
+            conn, FEEDSTOCKS, filters={"spec": spec, "provider": provider}, page=page, extra=1
+        )
+    rows, headers = split_page(rows, page=page, request=request)
+    return json_response(rows, headers=headers)
+
+
+@router.get(
+    "/feedstocks/{feedstock_id}",
+    tags=["public"],
+    response_model=FeedstockWithRuns,
+    responses=NOT_FOUND_RESPONSE,
+)
+def read_feedstock(feedstock_id: int, database: DatabaseDep) -> Response:
+    """Read a feedstock with its most recent recipe runs (newest first, at most 100)."""
+    with reading(database) as conn:
+        row = queries.with_recent_runs(conn, FEEDSTOCKS, owner="feedstock_id", row_id=feedstock_id)
+    if row is None:
+        raise not_found(MODEL, feedstock_id)
+    return json_response(row)
+
+
+@router.get(
+    "/feedstocks/{feedstock_id}/datasets", tags=["public"], response_model=list[DatasetRead]
+)
+def list_feedstock_datasets(
+    feedstock_id: int,
+    database: DatabaseDep,
+    scope: Annotated[
+        DatasetScope,
+        Query(alias="type", description="production runs, test runs, or both"),
+    ] = DatasetScope.ALL,
+) -> Response:
+    """List the datasets of a feedstock: completed, successful runs with a URL, newest first.
+
+    An unknown feedstock has no datasets (an empty list), as in the original API.
+    """
+    with reading(database) as conn:
+        rows = queries.datasets_of_feedstock(conn, feedstock_id=feedstock_id, scope=scope)
+    return json_response(rows)
+
+
+@router.post(
+    "/feedstocks/",
+    tags=["admin"],
+    response_model=FeedstockRead,
+    responses=WRITE_RESPONSES,
+    dependencies=[AdminKey],
+)
+@router.post("/feedstocks", include_in_schema=False, dependencies=[AdminKey])
+def create_feedstock(body: FeedstockCreate, database: DatabaseDep) -> Response:
+    """Record a feedstock."""
+    conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
+    with writing(database, conflicts) as conn:
+        row = queries.insert_row(conn, FEEDSTOCKS, body.model_dump())
+    return json_response(row)
+
+
+@router.patch(
+    "/feedstocks/{feedstock_id}",
+    tags=["admin"],
+    response_model=FeedstockRead,
+    responses={**WRITE_RESPONSES, **NOT_FOUND_RESPONSE},
+    dependencies=[AdminKey],
+)
+def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: DatabaseDep) -> Response:
+    """Change some fields of a feedstock."""
+    conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
+    with writing(database, conflicts) as conn:
+        row = queries.update_row(conn, FEEDSTOCKS, feedstock_id, body.changes())
+    if row is None:
+        raise not_found(MODEL, feedstock_id)
+    return json_response(row)
+
+
+@router.delete(
+    "/feedstocks/{feedstock_id}",
+    tags=["admin"],
+    response_model=Deleted,
+    responses={
+        **AUTH_RESPONSES,
+        **NOT_FOUND_RESPONSE,
+        409: {"model": Problem, "description": "Recipe runs still belong to this feedstock"},
+    },
+    dependencies=[AdminKey],
+)
+def delete_feedstock(feedstock_id: int, database: DatabaseDep) -> Response:
+    """Delete a feedstock that has no recipe runs."""
+    conflicts = {RUN_FEEDSTOCK_FK: HTTPException(409, HAS_RUNS.format(id=feedstock_id))}
+    with writing(database, conflicts) as conn:
+        deleted = queries.delete_row(conn, FEEDSTOCKS, feedstock_id)
+    if not deleted:
+        raise not_found(MODEL, feedstock_id)
+    return json_response({"ok": True})

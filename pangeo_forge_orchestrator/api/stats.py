@@ -1,0 +1,46 @@
+"""/stats: exact counts kept by triggers in `stat_counter`, never count(*) on a request."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response
+
+from pangeo_forge_orchestrator.api.crud import json_response, reading
+from pangeo_forge_orchestrator.api.deps import DatabaseDep
+from pangeo_forge_orchestrator.api.schemas import Count
+from pangeo_forge_orchestrator.db import queries
+
+router = APIRouter(prefix="/stats", tags=["public"])
+
+MISSING_COUNTER = "counter {name!r} is missing: the database is not fully migrated (`pfo migrate`)"
+
+
+def counter_response(database: DatabaseDep, name: str) -> Response:
+    with reading(database) as conn:
+        count = queries.stat_count(conn, name)
+    if count is None:
+        raise HTTPException(status_code=503, detail=MISSING_COUNTER.format(name=name))
+    return json_response({"count": count})
+
+
+@router.get("/recipe_runs", response_model=Count)
+def count_recipe_runs(database: DatabaseDep) -> Response:
+    """Count recipe runs."""
+    return counter_response(database, "recipe_runs")
+
+
+@router.get("/bakeries", response_model=Count)
+def count_bakeries(database: DatabaseDep) -> Response:
+    """Count bakeries."""
+    return counter_response(database, "bakeries")
+
+
+@router.get("/feedstocks", response_model=Count)
+def count_feedstocks(database: DatabaseDep) -> Response:
+    """Count feedstocks."""
+    return counter_response(database, "feedstocks")
+
+
+@router.get("/datasets", response_model=Count)
+def count_datasets(database: DatabaseDep, exclude_test_runs: bool = False) -> Response:
+    """Count datasets: completed, successful runs with a URL; production runs only if asked."""
+    return counter_response(database, "production_datasets" if exclude_test_runs else "datasets")
