@@ -139,7 +139,7 @@ def run(
             f"-c{connections}",
             f"-d{max(1, round(duration_s))}s",
             "--timeout",
-            "10s",
+            "30s",
             "-s",
             str(script),
             base_url + paths[0],

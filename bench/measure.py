@@ -18,6 +18,7 @@ LOADGEN_CPU = 1
 # more than this share of a core is measured again, and the quietest attempt is kept.
 NOISY_OTHER_PERCENT = 25.0
 MAX_ATTEMPTS = 3
+QUIET_OTHER_PERCENT = 20.0
 # Enough sequential requests to pass through every pooled connection (SQLAlchemy's pool is FIFO),
 # so each backend goes idle once more than a second after its last stats flush and flushes.
 STATS_NUDGES = 40
@@ -58,12 +59,13 @@ def measure_route(
     workdir: Path,
 ) -> dict[str, Any]:
     cpu = LOADGEN_CPU if args.pin else None
+    connections = route.connections or args.connections
     rows_before = rows_read(engine)
     warmup = loadgen.run(
         base_url,
         route.paths,
         duration_s=args.warmup,
-        connections=args.connections,
+        connections=connections,
         cpu=cpu,
         workdir=workdir,
     )
@@ -74,7 +76,7 @@ def measure_route(
         base_url,
         route.paths,
         duration_s=args.duration,
-        connections=args.connections,
+        connections=connections,
         cpu=cpu,
         workdir=workdir,
     )
@@ -90,6 +92,7 @@ def measure_route(
         "target": route.target,
         "paths_sample": route.paths[:3],
         "paths_count": len(route.paths),
+        "connections": connections,
         "load": load.as_dict(),
         "warmup_requests": warmup.requests,
         "errors": load.error_count + warmup.error_count,
@@ -101,6 +104,7 @@ def measure_route(
         and load.latency_ms["p99"] <= report.MAX_P99_MS
         and result["errors"] == 0
     )
+    result["server_cpu_ms_per_request"] = report.server_ms_per_request(result)
     lat = load.latency_ms
     print(
         f"  {route.name}: {load.requests_per_s:,.0f} req/s, p50 {lat['p50']:.2f} ms, "
@@ -114,13 +118,16 @@ def measure_route(
 def wait_for_quiet(seconds: float) -> float:
     """Wait up to `seconds` for other load to fall under a fifth of a core; return that load."""
     deadline = time.monotonic() + seconds
+    told = False
     while True:
         before, wall = machine.busy_seconds(), time.monotonic()
         time.sleep(2)
         other = 100 * (machine.busy_seconds() - before) / (time.monotonic() - wall)
-        if other < 20 or time.monotonic() >= deadline:
+        if other < QUIET_OTHER_PERCENT or time.monotonic() >= deadline:
             return other
-        print(f"  the machine is busy ({other:.0f}% of a core used by others); waiting", flush=True)
+        if not told:
+            print(f"  others use {other:.0f}% of a core; waiting up to {seconds:.0f} s", flush=True)
+            told = True
 
 
 def measure_quietly(route: Route, *, args: argparse.Namespace, **context: Any) -> dict[str, Any]:

@@ -54,12 +54,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     if database is not None:
         app.state.database = database
     errors.install(app)
+    # First: routes are matched in order, and webhook ingest is the hot path (DESIGN §3).
+    app.include_router(receive.router)
     app.include_router(health.router)
     app.include_router(bakeries.router)
     app.include_router(feedstocks.router)
     app.include_router(recipe_runs.router)
     app.include_router(stats.router)
-    app.include_router(receive.router)
     app.include_router(deliveries.admin)
     app.include_router(deliveries.public)
     return app

@@ -47,6 +47,7 @@ from pangeo_forge_orchestrator.jobs.outcomes import (
 )
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
 from pangeo_forge_orchestrator.jobs.registry import JobContext, Registry, discover
+from pangeo_forge_orchestrator.jobs.services import worker_context
 from pangeo_forge_orchestrator.jobs.worker_db import Cycle, WorkerDatabase
 from pangeo_forge_orchestrator.settings import Settings
 
@@ -74,7 +75,8 @@ class Worker:
         self.settings = settings
         self.database = database
         self.registry = registry if registry is not None else discover()
-        self.context = context or JobContext(settings=settings, database=database)
+        # os.environ reaches the bakeries (their ${VAR}s) and, filtered, the runner children.
+        self.context = context or worker_context(settings, database, environ=os.environ)
         self.backoff = backoff
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = asyncio.Event()

@@ -98,6 +98,9 @@ class OutputTail:
         self.dropped = 0
 
     def append(self, line: str) -> None:
+        if len(line) > self._limit:
+            self.dropped += len(line) - self._limit
+            line = line[-self._limit :]
         self._lines.append(line)
         self._size += len(line)
         while self._size > self._limit and len(self._lines) > 1:

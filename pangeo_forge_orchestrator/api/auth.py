@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Security
 from fastapi.security import APIKeyHeader
 
-from pangeo_forge_orchestrator.api.deps import DatabaseDep
+from pangeo_forge_orchestrator.api.crud import AppDatabase
 from pangeo_forge_orchestrator.api.schemas import Problem
 from pangeo_forge_orchestrator.db.api_keys import KeyCheck, check_api_key
 
@@ -35,7 +35,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def require_api_key(
-    database: DatabaseDep, key: Annotated[str | None, Security(api_key_header)]
+    database: AppDatabase, key: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     """Let the request through only with a valid, unrevoked admin key."""
     if not key:

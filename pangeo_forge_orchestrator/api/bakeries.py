@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
+    AppDatabase,
     json_response,
     not_found,
     reading,
     writing,
 )
-from pangeo_forge_orchestrator.api.deps import DatabaseDep
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
     BakeryCreate,
@@ -49,7 +49,7 @@ Page = Annotated[PageRequest, Depends(page_parameters(BAKERIES.names))]
 @router.get("/bakeries", include_in_schema=False)
 def list_bakeries(
     request: Request,
-    database: DatabaseDep,
+    database: AppDatabase,
     page: Page,
     name: Name | None = None,
     kind: BakeryKind | None = None,
@@ -69,7 +69,7 @@ def list_bakeries(
     response_model=BakeryWithRuns,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_bakery(bakery_id: int, database: DatabaseDep) -> Response:
+def read_bakery(bakery_id: int, database: AppDatabase) -> Response:
     """Read a bakery with its most recent recipe runs (newest first, at most 100)."""
     with reading(database) as conn:
         row = queries.with_recent_runs(conn, BAKERIES, owner="bakery_id", row_id=bakery_id)
@@ -86,7 +86,7 @@ def read_bakery(bakery_id: int, database: DatabaseDep) -> Response:
     dependencies=[AdminKey],
 )
 @router.post("/bakeries", include_in_schema=False, dependencies=[AdminKey])
-def create_bakery(body: BakeryCreate, database: DatabaseDep) -> Response:
+def create_bakery(body: BakeryCreate, database: AppDatabase) -> Response:
     """Create a bakery."""
     conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
     with writing(database, conflicts) as conn:
@@ -101,7 +101,7 @@ def create_bakery(body: BakeryCreate, database: DatabaseDep) -> Response:
     responses={**WRITE_RESPONSES, **NOT_FOUND_RESPONSE},
     dependencies=[AdminKey],
 )
-def update_bakery(bakery_id: int, body: BakeryUpdate, database: DatabaseDep) -> Response:
+def update_bakery(bakery_id: int, body: BakeryUpdate, database: AppDatabase) -> Response:
     """Change some fields of a bakery."""
     conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
     with writing(database, conflicts) as conn:
@@ -122,7 +122,7 @@ def update_bakery(bakery_id: int, body: BakeryUpdate, database: DatabaseDep) -> 
     },
     dependencies=[AdminKey],
 )
-def delete_bakery(bakery_id: int, database: DatabaseDep) -> Response:
+def delete_bakery(bakery_id: int, database: AppDatabase) -> Response:
     """Delete a bakery that no recipe run uses."""
     conflicts = {RUN_BAKERY_FK: HTTPException(409, HAS_RUNS.format(id=bakery_id))}
     with writing(database, conflicts) as conn:

@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi import HTTPException, Response
 
+from pangeo_forge_orchestrator.api.deps import DatabaseDep
 from pangeo_forge_orchestrator.api.schemas import Problem
 from pangeo_forge_orchestrator.db.engine import Database
 
@@ -19,6 +20,10 @@ NOT_FOUND = "{model} {id} not found"
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No row with this id"}
 }
+
+
+# Kept as the routers' name for the database dependency.
+AppDatabase = DatabaseDep
 
 
 def json_response(
@@ -39,9 +44,9 @@ def not_found(model: str, row_id: int) -> HTTPException:
 
 @contextmanager
 def reading(database: Database) -> Iterator[sa.Connection]:
-    """A connection for reads, in autocommit: no BEGIN/ROLLBACK round trips around a SELECT."""
+    """A connection for reads; its transaction ends (rolls back) when the block does."""
     with database.engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 @contextmanager

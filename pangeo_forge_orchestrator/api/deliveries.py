@@ -18,7 +18,7 @@ from pangeo_forge_orchestrator.api.deps import SessionDep
 from pangeo_forge_orchestrator.api.paging import MAX_PAGE_SIZE, SortDirection, split_page
 from pangeo_forge_orchestrator.api.schemas import INT64_MAX, Timestamp
 from pangeo_forge_orchestrator.core.vocabulary import DeliveryStatus, JobStatus
-from pangeo_forge_orchestrator.db.queries import PageRequest
+from pangeo_forge_orchestrator.db.queries import PageRequest, iso_utc
 from pangeo_forge_orchestrator.db.tables import Delivery, Feedstock, Job
 from pangeo_forge_orchestrator.webhooks.inbox import replay_delivery
 
@@ -29,13 +29,9 @@ ALREADY_QUEUED = "delivery {guid!r} already has a queued or running job"
 admin = APIRouter(tags=["admin"], dependencies=[AdminKey], responses=AUTH_RESPONSES)
 public = APIRouter(tags=["public"])
 
-# Timestamps as the rest of the API writes them: naive UTC, whole seconds.
-_ISO_SECONDS = 'YYYY-MM-DD"T"HH24:MI:SS'
-
-
 def _timestamp(column: Any) -> sa.ColumnElement[str | None]:
-    utc = sa.func.timezone("UTC", column)
-    return sa.func.to_char(utc, sa.literal_column(f"'{_ISO_SECONDS}'")).label(column.name)
+    """Timestamps as the rest of the API writes them."""
+    return iso_utc(column).label(column.name)
 
 
 _D = sa.inspect(Delivery).local_table.c

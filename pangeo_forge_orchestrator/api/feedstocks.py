@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
+    AppDatabase,
     json_response,
     not_found,
     reading,
     writing,
 )
-from pangeo_forge_orchestrator.api.deps import DatabaseDep
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
     DatasetRead,
@@ -50,7 +50,7 @@ Page = Annotated[PageRequest, Depends(page_parameters(FEEDSTOCKS.names))]
 @router.get("/feedstocks", include_in_schema=False)
 def list_feedstocks(
     request: Request,
-    database: DatabaseDep,
+    database: AppDatabase,
     page: Page,
     spec: FeedstockSpec | None = None,
     provider: Provider | None = None,
@@ -70,7 +70,7 @@ def list_feedstocks(
     response_model=FeedstockWithRuns,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_feedstock(feedstock_id: int, database: DatabaseDep) -> Response:
+def read_feedstock(feedstock_id: int, database: AppDatabase) -> Response:
     """Read a feedstock with its most recent recipe runs (newest first, at most 100)."""
     with reading(database) as conn:
         row = queries.with_recent_runs(conn, FEEDSTOCKS, owner="feedstock_id", row_id=feedstock_id)
@@ -84,7 +84,7 @@ def read_feedstock(feedstock_id: int, database: DatabaseDep) -> Response:
 )
 def list_feedstock_datasets(
     feedstock_id: int,
-    database: DatabaseDep,
+    database: AppDatabase,
     scope: Annotated[
         DatasetScope,
         Query(alias="type", description="production runs, test runs, or both"),
@@ -107,7 +107,7 @@ def list_feedstock_datasets(
     dependencies=[AdminKey],
 )
 @router.post("/feedstocks", include_in_schema=False, dependencies=[AdminKey])
-def create_feedstock(body: FeedstockCreate, database: DatabaseDep) -> Response:
+def create_feedstock(body: FeedstockCreate, database: AppDatabase) -> Response:
     """Record a feedstock."""
     conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
     with writing(database, conflicts) as conn:
@@ -122,7 +122,7 @@ def create_feedstock(body: FeedstockCreate, database: DatabaseDep) -> Response:
     responses={**WRITE_RESPONSES, **NOT_FOUND_RESPONSE},
     dependencies=[AdminKey],
 )
-def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: DatabaseDep) -> Response:
+def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: AppDatabase) -> Response:
     """Change some fields of a feedstock."""
     conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
     with writing(database, conflicts) as conn:
@@ -143,7 +143,7 @@ def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: Databas
     },
     dependencies=[AdminKey],
 )
-def delete_feedstock(feedstock_id: int, database: DatabaseDep) -> Response:
+def delete_feedstock(feedstock_id: int, database: AppDatabase) -> Response:
     """Delete a feedstock that has no recipe runs."""
     conflicts = {RUN_FEEDSTOCK_FK: HTTPException(409, HAS_RUNS.format(id=feedstock_id))}
     with writing(database, conflicts) as conn:

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
+    AppDatabase,
     json_response,
     not_found,
     reading,
     writing,
 )
-from pangeo_forge_orchestrator.api.deps import DatabaseDep
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
     Deleted,
@@ -60,7 +60,7 @@ def missing_references(values: dict[str, Any]) -> dict[str, HTTPException]:
 @router.get("/recipe_runs", include_in_schema=False)
 def list_recipe_runs(
     request: Request,
-    database: DatabaseDep,
+    database: AppDatabase,
     page: Page,
     feedstock_id: int | None = None,
     bakery_id: int | None = None,
@@ -92,7 +92,7 @@ def list_recipe_runs(
     response_model=RecipeRunWithRelations,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_recipe_run(recipe_run_id: int, database: DatabaseDep) -> Response:
+def read_recipe_run(recipe_run_id: int, database: AppDatabase) -> Response:
     """Read a recipe run with its bakery and feedstock."""
     with reading(database) as conn:
         row = queries.recipe_run_with_relations(conn, recipe_run_id)
@@ -109,7 +109,7 @@ def read_recipe_run(recipe_run_id: int, database: DatabaseDep) -> Response:
     dependencies=[AdminKey],
 )
 @router.post("/recipe_runs", include_in_schema=False, dependencies=[AdminKey])
-def create_recipe_run(body: RecipeRunCreate, database: DatabaseDep) -> Response:
+def create_recipe_run(body: RecipeRunCreate, database: AppDatabase) -> Response:
     """Record a recipe run."""
     # Unset optional fields take the column defaults (started_at: now).
     values = body.model_dump(exclude_none=True)
@@ -125,7 +125,7 @@ def create_recipe_run(body: RecipeRunCreate, database: DatabaseDep) -> Response:
     responses={**WRITE_RESPONSES, **NOT_FOUND_RESPONSE},
     dependencies=[AdminKey],
 )
-def update_recipe_run(recipe_run_id: int, body: RecipeRunUpdate, database: DatabaseDep) -> Response:
+def update_recipe_run(recipe_run_id: int, body: RecipeRunUpdate, database: AppDatabase) -> Response:
     """Change some fields of a recipe run; `updated_at` follows."""
     values = body.changes()
     if values:
@@ -144,7 +144,7 @@ def update_recipe_run(recipe_run_id: int, body: RecipeRunUpdate, database: Datab
     responses={**AUTH_RESPONSES, **NOT_FOUND_RESPONSE},
     dependencies=[AdminKey],
 )
-def delete_recipe_run(recipe_run_id: int, database: DatabaseDep) -> Response:
+def delete_recipe_run(recipe_run_id: int, database: AppDatabase) -> Response:
     """Delete a recipe run."""
     with writing(database, {}) as conn:
         deleted = queries.delete_row(conn, RECIPE_RUNS, recipe_run_id)

@@ -12,15 +12,20 @@ no production credential can reach code a pull request brought in.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from pangeo_forge_orchestrator.core.secrets import (
+    ENV_REFERENCE,
+    ConfigValue,
+    EnvResolver,
+    redact,
+)
 from pangeo_forge_orchestrator.core.storage import (
     PUBLIC_URL_FIELDS,
     TARGET_ROOT_FIELDS,
@@ -39,10 +44,6 @@ LOCAL_FILESYSTEM = "fsspec.implementations.local.LocalFileSystem"
 DEFAULT_BAKERY_NAME = "local"
 DEFAULT_BAKERY_DESCRIPTION = "Runs recipes on this machine with Apache Beam's DirectRunner."
 DEFAULT_MAX_RUN_SECONDS = 6 * 3600
-# Secrets this short would turn every "us" or "1" of a log into "***" and protect nothing.
-MIN_REDACTED_LENGTH = 4
-REDACTED = "***"
-
 # Keys a bakery file may not set, because each run sets them (and a stale value would win).
 PER_RUN_KEYS = (("TargetStorage", "root_path"), ("Bake", "job_name"), ("Bake", "recipe_id"))
 # What each kind needs before the runner can do anything; checked at load, not at the first run.
@@ -54,13 +55,7 @@ REQUIRED_KEYS = {
     BakeryKind.FLINK: (("Bake", "container_image"),),
 }
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BAKERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-# A runner_config tree after resolution: plain JSON, with SecretStr where the environment spoke.
-ConfigValue: TypeAlias = (
-    str | SecretStr | int | float | bool | list["ConfigValue"] | dict[str, "ConfigValue"] | None
-)
 
 
 class BakeriesConfigError(ValueError):
@@ -159,35 +154,6 @@ class BakeryRegistry:
         return redact(text, self.secrets)
 
 
-def redact(text: str, secrets: Iterable[SecretStr]) -> str:
-    """Replace every secret value in text with `***`, as written and as JSON escapes it."""
-    forms: set[str] = set()
-    for secret in secrets:
-        value = secret.get_secret_value()
-        if len(value) >= MIN_REDACTED_LENGTH:
-            forms.add(value)
-            forms.add(json.dumps(value)[1:-1])
-    # Longest first, so that a secret containing another is replaced whole.
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
-    return text
-
-
-def reveal(tree: Mapping[str, ConfigValue]) -> dict[str, Any]:
-    """The plain runner_config, secrets included: only for the runner's 0600 config file."""
-
-    def plain(value: ConfigValue) -> Any:
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [plain(item) for item in value]
-        return value
-
-    return {key: plain(value) for key, value in tree.items()}
-
-
 def parse_bakeries(document: Any, *, environ: Mapping[str, str]) -> BakeryRegistry:
     """Validate a bakeries document and resolve its `${VAR}` references from environ."""
     try:
@@ -201,7 +167,7 @@ def parse_bakeries(document: Any, *, environ: Mapping[str, str]) -> BakeryRegist
         path = f"bakeries.{name}"
         if not _BAKERY_NAME.fullmatch(name):
             problems.append(f"{path}: a bakery name is letters, digits, '.', '_' and '-'")
-        resolver = _Resolver(environ, problems, secrets)
+        resolver = EnvResolver(environ, problems, secrets)
         production = _profile(entry, kind=entry.kind, path=path, resolver=resolver)
         test = None
         if entry.test is not None:
@@ -263,39 +229,8 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-@dataclass
-class _Resolver:
-    environ: Mapping[str, str]
-    problems: list[str]
-    secrets: list[SecretStr]
-
-    def string(self, value: str, path: str) -> str | SecretStr:
-        if not _ENV_REFERENCE.search(value):
-            return value
-        missing = [n for n in _ENV_REFERENCE.findall(value) if n not in self.environ]
-        if missing:
-            self.problems.append(f"{path}: environment variable {missing[0]} is not set")
-            return value
-        for name in _ENV_REFERENCE.findall(value):
-            self.secrets.append(SecretStr(self.environ[name]))
-        resolved = _ENV_REFERENCE.sub(lambda m: self.environ[m.group(1)], value)
-        return SecretStr(resolved)
-
-    def tree(self, value: Any, path: str) -> ConfigValue:
-        if isinstance(value, str):
-            return self.string(value, path)
-        if isinstance(value, dict):
-            return {str(k): self.tree(v, f"{path}.{k}") for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.tree(v, f"{path}.{i}") for i, v in enumerate(value)]
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        self.problems.append(f"{path}: must be a string, number, boolean, list or mapping")
-        return None
-
-
 def _profile(
-    entry: _ProfileEntry, *, kind: BakeryKind, path: str, resolver: _Resolver
+    entry: _ProfileEntry, *, kind: BakeryKind, path: str, resolver: EnvResolver
 ) -> StorageProfile:
     problems = resolver.problems
     config = entry.runner_config
@@ -329,7 +264,7 @@ def _profile(
 
 
 def _check_template(template: str, allowed: frozenset[str], path: str, problems: list[str]) -> None:
-    if _ENV_REFERENCE.search(template):
+    if ENV_REFERENCE.search(template):
         problems.append(f"{path}: ${{VAR}} references are only resolved in runner_config and env")
         return
     try:

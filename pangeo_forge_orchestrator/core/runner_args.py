@@ -12,8 +12,9 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pangeo_forge_orchestrator.core.bakeries import BakeryConfig, reveal
+from pangeo_forge_orchestrator.core.bakeries import BakeryConfig
 from pangeo_forge_orchestrator.core.bakes import BakeRequest
+from pangeo_forge_orchestrator.core.secrets import reveal
 
 # Both commands import the repository's recipe code, so the child sees only what a build
 # needs: never PFO_* (the App key, the webhook secret), never the service's cloud credentials

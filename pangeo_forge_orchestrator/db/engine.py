@@ -16,7 +16,9 @@ from pangeo_forge_orchestrator.settings import Settings
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine whose sessions see UTC, so timestamps round-trip without surprises."""
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
+        # No pre-ping: it costs a round trip per request (measured: it halved small routes'
+        # throughput). Recycling bounds how stale a pooled connection can get instead.
+        "pool_recycle": 1800,
         "pool_size": 10,
         "max_overflow": 20,
         "connect_args": {"options": "-c timezone=UTC"},

@@ -6,7 +6,8 @@
   back in the queue (the lost attempt counts, so a job that kills its worker cannot loop).
 - `complete`, `fail`, `reschedule` and `release` settle a claim; each only acts while the caller
   still holds the claim (same `locked_by` and attempt), so a worker that lost its lease cannot
-  overwrite the outcome of the worker that took the job over.
+  overwrite the outcome of the worker that took the job over. `complete_and_claim` settles a
+  batch of successes and claims the next jobs in one statement (the worker's hot path).
 - A job ending for good (succeeded or failed) settles its delivery: `handled` on success unless a
   handler already chose `ignored`; `failed` with the error after the last attempt.
 
@@ -22,132 +23,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from pangeo_forge_orchestrator.core.backoff import DEFAULT_BACKOFF, Backoff
+from pangeo_forge_orchestrator.jobs import queue_sql as sql
+from pangeo_forge_orchestrator.jobs.queue_sql import NOTIFY_CHANNEL as NOTIFY_CHANNEL
+from pangeo_forge_orchestrator.jobs.queue_sql import PREPARED_SETTLE_AND_CLAIM
 
-NOTIFY_CHANNEL = "pfo_jobs"
 PERIODIC_KEY_PREFIX = "periodic:"
 # A Postgres format() template: the attempt, then the worker that held the lease.
 LEASE_EXPIRED_ERROR = "lease expired on attempt %s: worker %s was lost"
-
-_INSERT = sa.text(
-    """
-    INSERT INTO job (kind, payload, dedupe_key, delivery_id, run_after, max_attempts)
-    VALUES (:kind, :payload, :dedupe_key, :delivery_id, COALESCE(:run_after, now()), :max_attempts)
-    ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
-    RETURNING id
-    """
-).bindparams(
-    sa.bindparam("payload", type_=JSONB),
-    sa.bindparam("run_after", type_=sa.DateTime(timezone=True)),
-)
-
-_NOTIFY = sa.text(f"NOTIFY {NOTIFY_CHANNEL}")
-
-# Settle a batch of successes and claim the next jobs in ONE statement, which a worker can run
-# in autocommit: one round trip and one commit per batch. A settled row is 'running' and a
-# claimed one 'queued', so the two UPDATEs of `job` never touch the same row. Settling only
-# touches a job its caller still holds (same worker, same attempt).
-_SETTLE_AND_CLAIM = sa.text(
-    """
-    WITH done AS (
-        UPDATE job SET status = 'succeeded', locked_until = NULL, last_error = NULL,
-            finished_at = now(), updated_at = now()
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:workers AS text[]))
-            AS held(id, attempt, worker)
-        WHERE job.id = held.id AND job.status = 'running' AND job.locked_by = held.worker
-            AND job.attempts = held.attempt
-        RETURNING job.id, job.delivery_id
-    ), handled AS (
-        UPDATE delivery SET status = 'handled', handled_at = now(), error = NULL
-        WHERE id IN (SELECT delivery_id FROM done) AND status IN ('queued', 'failed')
-    ), due AS (
-        SELECT id FROM job
-        WHERE status = 'queued' AND run_after <= now()
-        ORDER BY run_after, id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    ), claimed AS (
-        UPDATE job
-        SET status = 'running', attempts = job.attempts + 1, locked_by = :worker,
-            locked_until = now() + make_interval(secs => :lease), updated_at = now()
-        FROM due
-        WHERE job.id = due.id
-        RETURNING job.id, job.kind, job.payload, job.attempts, job.max_attempts, job.dedupe_key,
-            job.delivery_id, job.last_error, job.run_after,
-            (SELECT guid FROM delivery WHERE delivery.id = job.delivery_id) AS delivery_guid
-    )
-    SELECT settled.done_ids, claimed.*
-    FROM (SELECT array_agg(id) AS done_ids FROM done) AS settled
-    LEFT JOIN claimed ON true
-    ORDER BY claimed.run_after, claimed.id
-    """
-)
-
-_FAIL = sa.text(
-    """
-    UPDATE job SET status = 'failed', locked_until = NULL, last_error = :error,
-        finished_at = now(), updated_at = now()
-    WHERE id = :id AND status = 'running' AND locked_by = :worker AND attempts = :attempt
-    """
-)
-
-# Back to the queue: for a retry the attempt stays counted (`uncount` = 0); for a reschedule
-# or a release it is given back (`uncount` = 1).
-_REQUEUE = sa.text(
-    """
-    UPDATE job SET status = 'queued', attempts = attempts - :uncount, run_after = :run_after,
-        locked_until = NULL, locked_by = NULL, last_error = :error, updated_at = now()
-    WHERE id = :id AND status = 'running' AND locked_by = :worker AND attempts = :attempt
-    """
-).bindparams(sa.bindparam("run_after", type_=sa.DateTime(timezone=True)))
-
-_RELEASE = sa.text(
-    """
-    UPDATE job SET status = 'queued', attempts = attempts - 1, locked_until = NULL,
-        locked_by = NULL, updated_at = now()
-    WHERE id = ANY(:ids) AND status = 'running' AND locked_by = :worker
-    """
-)
-
-_RENEW = sa.text(
-    """
-    UPDATE job SET locked_until = now() + make_interval(secs => :lease), updated_at = now()
-    WHERE id = ANY(:ids) AND status = 'running' AND locked_by = :worker
-    RETURNING id
-    """
-)
-
-_RECOVER = sa.text(
-    """
-    UPDATE job
-    SET status = 'queued', locked_until = NULL, locked_by = NULL, updated_at = now(),
-        last_error = format(:template, job.attempts, COALESCE(job.locked_by, '?'))
-    WHERE id IN (
-        SELECT id FROM job WHERE status = 'running' AND locked_until < now()
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id
-    """
-)
-
-_SECONDS_UNTIL_DUE = sa.text(
-    """
-    SELECT EXTRACT(EPOCH FROM LEAST(
-        (SELECT min(run_after) FROM job WHERE status = 'queued'),
-        (SELECT min(locked_until) FROM job WHERE status = 'running')
-    ) - now())
-    """
-)
-
-_DELIVERY_FAILED = sa.text(
-    """
-    UPDATE delivery SET status = 'failed', handled_at = now(), error = :error
-    WHERE id = :delivery_id
-    """
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,7 +95,7 @@ def enqueue(
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     conn = session.connection()
     job_id = conn.execute(
-        _INSERT,
+        sql.INSERT_JOB,
         {
             "kind": kind,
             "payload": payload,
@@ -221,7 +106,7 @@ def enqueue(
         },
     ).scalar_one_or_none()
     if job_id is not None:
-        conn.execute(_NOTIFY)
+        conn.execute(sql.NOTIFY)
     return job_id
 
 
@@ -279,17 +164,19 @@ def complete_and_claim(
     worker: str,
     limit: int,
     lease: timedelta,
+    prepared: bool = False,
 ) -> tuple[set[int], list[ClaimedJob]]:
     """Mark `done` succeeded and lease up to `limit` due jobs to `worker`, in one statement.
 
-    Returns the ids of `done` whose claim was still held, and the jobs claimed.
+    Returns the ids of `done` whose claim was still held, and the jobs claimed. `prepared`: run
+    the statement PREPAREd on this connection by `prepare_settle_and_claim`.
     """
     if not done and limit < 1:
         return set(), []
     rows = (
         session.connection()
         .execute(
-            _SETTLE_AND_CLAIM,
+            sql.EXECUTE_SETTLE_AND_CLAIM if prepared else sql.SETTLE_AND_CLAIM,
             {
                 "ids": [job.id for job in done],
                 "attempts": [job.attempt for job in done],
@@ -322,6 +209,22 @@ def complete_and_claim(
     return settled, claimed
 
 
+def prepare_settle_and_claim(connection: sa.Connection) -> None:
+    """PREPARE the settle-and-claim statement on a connection that a worker keeps to itself.
+
+    Its plan is generic (it does not depend on the values), so it is made once, not per batch.
+    The connection must not go back to a pool afterwards: invalidate it when done.
+    """
+    exists = connection.execute(
+        sa.text("SELECT 1 FROM pg_prepared_statements WHERE name = :name"),
+        {"name": PREPARED_SETTLE_AND_CLAIM},
+    ).first()
+    if exists:
+        return
+    connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(sql.PREPARE_SETTLE_AND_CLAIM)
+
+
 def fail(
     session: Session,
     job: ClaimedJob,
@@ -339,11 +242,11 @@ def fail(
     if retry and not job.is_last_attempt:
         at = datetime.now(UTC) + timedelta(seconds=backoff.delay(job.attempt, rand=random.random()))
         params = {**_held(job), "uncount": 0, "run_after": at, "error": error}
-        return Retry(at) if conn.execute(_REQUEUE, params).rowcount else None
-    if conn.execute(_FAIL, {**_held(job), "error": error}).rowcount == 0:
+        return Retry(at) if conn.execute(sql.REQUEUE, params).rowcount else None
+    if conn.execute(sql.FAIL, {**_held(job), "error": error}).rowcount == 0:
         return None
     if job.delivery_id is not None:
-        conn.execute(_DELIVERY_FAILED, {"delivery_id": job.delivery_id, "error": error})
+        conn.execute(sql.DELIVERY_FAILED, {"delivery_id": job.delivery_id, "error": error})
     _schedule_next(session, job, repeat_every)
     return GaveUp(error)
 
@@ -351,7 +254,7 @@ def fail(
 def reschedule(session: Session, job: ClaimedJob, *, at: datetime, reason: str) -> bool:
     """Put a held job back until `at` without counting the attempt (rate limits)."""
     params = {**_held(job), "uncount": 1, "run_after": as_utc(at), "error": reason}
-    return bool(session.connection().execute(_REQUEUE, params).rowcount)
+    return bool(session.connection().execute(sql.REQUEUE, params).rowcount)
 
 
 def release(session: Session, jobs: Sequence[ClaimedJob]) -> int:
@@ -361,7 +264,7 @@ def release(session: Session, jobs: Sequence[ClaimedJob]) -> int:
         by_worker.setdefault(job.locked_by, []).append(job.id)
     conn = session.connection()
     return sum(
-        conn.execute(_RELEASE, {"ids": ids, "worker": worker}).rowcount
+        conn.execute(sql.RELEASE, {"ids": ids, "worker": worker}).rowcount
         for worker, ids in by_worker.items()
     )
 
@@ -373,20 +276,20 @@ def renew_leases(
     if not job_ids:
         return set()
     rows = session.connection().execute(
-        _RENEW, {"ids": list(job_ids), "worker": worker, "lease": lease.total_seconds()}
+        sql.RENEW, {"ids": list(job_ids), "worker": worker, "lease": lease.total_seconds()}
     )
     return {row.id for row in rows}
 
 
 def recover_expired(session: Session) -> list[int]:
     """Requeue running jobs whose lease has passed: their worker died or hung."""
-    rows = session.connection().execute(_RECOVER, {"template": LEASE_EXPIRED_ERROR})
+    rows = session.connection().execute(sql.RECOVER, {"template": LEASE_EXPIRED_ERROR})
     return [row.id for row in rows]
 
 
 def seconds_until_due(session: Session) -> float | None:
     """Seconds until a queued job becomes due or a lease expires (<= 0: now); None if neither."""
-    value = session.connection().execute(_SECONDS_UNTIL_DUE).scalar_one()
+    value = session.connection().execute(sql.SECONDS_UNTIL_DUE).scalar_one()
     return None if value is None else float(value)
 
 

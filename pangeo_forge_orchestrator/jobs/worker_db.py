@@ -137,6 +137,8 @@ class WorkerDatabase:
     def close(self) -> None:
         if self._connection is not None:
             try:
+                # Its prepared statement and settings must not follow it back into the pool.
+                self._connection.invalidate()
                 self._connection.close()
             finally:
                 self._connection = None
@@ -150,6 +152,7 @@ class WorkerDatabase:
         if self._connection is None:
             connection = self.database.engine.connect()
             self._connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            queue.prepare_settle_and_claim(self._connection)
         try:
             with Session(bind=self._connection) as session:
                 yield session

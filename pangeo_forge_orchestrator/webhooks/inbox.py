@@ -67,11 +67,14 @@ class InboundDelivery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredDelivery:
+    """A stored delivery's columns; the payload is loaded apart, only when a handler needs it."""
+
     id: int
     guid: str
     event: str
     action: str | None
-    payload: dict[str, Any]
+    installation_id: int | None
+    repository: str | None
 
 
 def delivery_dedupe_key(guid: str) -> str:
@@ -119,32 +122,43 @@ def store_delivery(database: Database, inbound: InboundDelivery) -> bool:
     return inbound.guid in store_deliveries(database, [inbound])
 
 
-def load_delivery(database: Database, delivery_id: int) -> StoredDelivery | None:
-    with database.session() as session:
-        row = session.execute(
-            sa.select(
-                col(Delivery.id),
-                col(Delivery.guid),
-                col(Delivery.event),
-                col(Delivery.action),
-                col(Delivery.payload),
-            ).where(col(Delivery.id) == delivery_id)
-        ).first()
+def load_delivery(session: Session, delivery_id: int) -> StoredDelivery | None:
+    row = session.execute(
+        sa.select(
+            col(Delivery.id),
+            col(Delivery.guid),
+            col(Delivery.event),
+            col(Delivery.action),
+            col(Delivery.installation_id),
+            col(Delivery.repository),
+        ).where(col(Delivery.id) == delivery_id)
+    ).first()
     if row is None:
         return None
     return StoredDelivery(
-        id=row.id, guid=row.guid, event=row.event, action=row.action, payload=row.payload
+        id=row.id,
+        guid=row.guid,
+        event=row.event,
+        action=row.action,
+        installation_id=row.installation_id,
+        repository=row.repository,
     )
 
 
-def record_ignored(database: Database, *, delivery_id: int, reason: str) -> None:
+def load_payload(session: Session, delivery_id: int) -> dict[str, Any]:
+    payload: dict[str, Any] = session.execute(
+        sa.select(col(Delivery.payload)).where(col(Delivery.id) == delivery_id)
+    ).scalar_one()
+    return payload
+
+
+def record_ignored(session: Session, *, delivery_id: int, reason: str) -> None:
     """Mark a delivery ignored with the reason; the queue leaves that status when the job ends."""
-    with database.session() as session:
-        session.execute(
-            sa.update(Delivery)
-            .where(col(Delivery.id) == delivery_id)
-            .values(status=DeliveryStatus.IGNORED, error=reason, handled_at=sa.func.now())
-        )
+    session.execute(
+        sa.update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(status=DeliveryStatus.IGNORED, error=reason, handled_at=sa.func.now())
+    )
 
 
 def replay_delivery(session: Session, *, delivery_id: int, guid: str) -> int | None:

@@ -7,10 +7,12 @@ stored delivery. The status monitor's form-encoded `dataflow` callback comes in 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from urllib.parse import parse_qs
 
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import State
 
@@ -39,6 +41,7 @@ MISSING_EVENT = "missing X-GitHub-Event header"
 MISSING_DELIVERY = "missing X-GitHub-Delivery header"
 BAD_HEADER = "invalid {header} header"
 NOT_JSON = "body is not a JSON object"
+NOT_STORED = "the delivery could not be stored; it was not accepted, so redeliver it later"
 BAD_DATAFLOW = (
     "dataflow callback needs a form body with action, recipe_run_id (integer) and conclusion"
 )
@@ -47,6 +50,8 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # GUIDs and event names are short tokens; anything else is not GitHub talking.
 _TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["github"])
 
@@ -69,7 +74,7 @@ class DeliveryRejectedError(Exception):
         400: {"description": "A header is missing or the body is not a JSON object"},
         401: {"description": "Missing or invalid signature; nothing stored"},
         413: {"description": "Body larger than 25 MB"},
-        503: {"description": "The GitHub App is not configured"},
+        503: {"description": "The GitHub App is not configured, or the database is down"},
     },
 )
 async def receive_delivery(request: Request) -> Response:
@@ -79,7 +84,12 @@ async def receive_delivery(request: Request) -> Response:
         inbound = await _verified_delivery(request, settings)
     except DeliveryRejectedError as rejected:
         return _json(rejected.status_code, {"detail": rejected.detail})
-    stored = await _writer(request.app.state).store(inbound)
+    try:
+        stored = await _writer(request.app.state).store(inbound)
+    except sa.exc.DBAPIError:
+        # Not acknowledged, so GitHub shows the delivery failed and it can be redelivered.
+        log.exception("could not store a delivery", extra={"delivery": inbound.guid})
+        return _json(503, {"detail": NOT_STORED})
     return _json(202, {"delivery": inbound.guid, "duplicate": not stored})
 
 

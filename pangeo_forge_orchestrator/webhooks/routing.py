@@ -6,13 +6,15 @@ handling came to (`Outcome`). Transient trouble is raised instead, so the job is
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from pangeo_forge_orchestrator.core.events import (
     MALFORMED_PAYLOAD_REASON,
+    Envelope,
     Failed,
+    Ignored,
     Outcome,
     screen_delivery,
 )
@@ -96,18 +98,24 @@ class Router:
         """The handler for this action, else the event's catch-all handler, else None."""
         return self._routes.get((event, action)) or self._routes.get((event, None))
 
-    async def dispatch(self, ctx: HandlerContext, *, event: str, payload: Payload) -> Outcome:
-        envelope = parse_envelope(event, payload)
-        route = self.route_for(event, envelope.action)
+    def screen(self, envelope: Envelope, *, patterns: Sequence[str]) -> Route[Any] | Ignored:
+        """The route that takes this delivery, or why none does (no payload needed)."""
+        route = self.route_for(envelope.event, envelope.action)
         ignored = screen_delivery(
             envelope,
             has_handler=route is not None,
             feedstock_only=route is not None and route.feedstock_only,
-            patterns=ctx.settings.feedstock_repo_patterns,
+            patterns=patterns,
         )
         if ignored is not None:
             return ignored
         assert route is not None  # screen_delivery ignores every delivery without a handler
+        return route
+
+    async def run(
+        self, ctx: HandlerContext, route: Route[Any], *, envelope: Envelope, payload: Payload
+    ) -> Outcome:
+        """Parse the payload into the route's typed value and hand it to the handler."""
         try:
             value = route.parse(payload)
         except PayloadError as exc:
@@ -117,3 +125,11 @@ class Router:
             )
         outcome: Outcome = await route.handle(ctx, value)
         return outcome
+
+    async def dispatch(self, ctx: HandlerContext, *, event: str, payload: Payload) -> Outcome:
+        """Screen, parse and handle a delivery whose payload is at hand."""
+        envelope = parse_envelope(event, payload)
+        decision = self.screen(envelope, patterns=ctx.settings.feedstock_repo_patterns)
+        if isinstance(decision, Ignored):
+            return decision
+        return await self.run(ctx, decision, envelope=envelope, payload=payload)

@@ -18,12 +18,14 @@ from pangeo_forge_orchestrator.webhooks.inbox import InboundDelivery, store_deli
 
 log = logging.getLogger(__name__)
 
-# A second write starts only while a full batch waits behind the first: at ordinary load one
-# write in flight gathers the most deliveries per commit, and under a backlog two keep the
-# database busy.
+# A second write starts only while more than a full batch waits behind the first: at ordinary
+# load one write in flight gathers the most deliveries per commit; under a backlog two keep
+# the database busy.
 MAX_WRITES_IN_FLIGHT = 2
-# 64 payloads of ~25 KB make a ~1.6 MB statement: large enough to amortise a commit.
+# A batch ends at 64 deliveries or 4 MB of payload (a single delivery may reach 25 MB):
+# enough to amortise a commit without building giant statements.
 MAX_BATCH = 64
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 class DeliveryWriter:
@@ -56,12 +58,23 @@ class DeliveryWriter:
         self._start_scheduled = False
         while self._pending and (
             self._in_flight == 0
-            or (self._in_flight < MAX_WRITES_IN_FLIGHT and len(self._pending) >= MAX_BATCH)
+            or (self._in_flight < MAX_WRITES_IN_FLIGHT and self._batch_size() < len(self._pending))
         ):
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            batch = self._pending[: self._batch_size()]
+            del self._pending[: len(batch)]
             self._in_flight += 1
             task = self.loop.create_task(self._write(batch))
             task.add_done_callback(self._finished)
+
+    def _batch_size(self) -> int:
+        """How many pending deliveries the next batch takes: at least one, within the caps."""
+        size, count = 0, 0
+        for inbound, _ in self._pending[:MAX_BATCH]:
+            size += len(inbound.payload_json)
+            if count and size > MAX_BATCH_BYTES:
+                break
+            count += 1
+        return count
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight -= 1

@@ -44,13 +44,9 @@ async def test_invalid_body_fails_the_request_and_is_remembered(loose_fake: Fake
 async def test_operation_without_a_fake_route_says_where_to_add_it(
     loose_fake: FakeGitHub,
 ) -> None:
-    loose_fake.add_installation(7)
-    loose_fake.add_repo(REPO, installation_id=7)
-    client = app_for(loose_fake).installation_client(7)
-    with pytest.raises(AssertionError, match=r"no route for POST /repos/\{owner\}/\{repo\}/pulls"):
-        await client.post(
-            "/repos/pangeo-forge/gpcp-feedstock/pulls", data={"head": "x", "base": "main"}
-        )
+    # /app/hook/config is in GitHub's description but the service never calls it.
+    with pytest.raises(AssertionError, match=r"no route for GET /app/hook/config"):
+        await app_for(loose_fake).app_client().getitem("/app/hook/config")
 
 
 async def test_request_without_githubs_headers_is_a_violation(loose_fake: FakeGitHub) -> None:

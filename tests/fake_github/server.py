@@ -6,7 +6,7 @@ installation must own the repository). A violation raises AssertionError inside 
 is also kept in `violations`, which the `fake_github` fixture asserts empty at teardown, so a
 handler that swallows exceptions still fails its test.
 
-Routes live in tests/fake_github/routes.py (`@route(METHOD, TEMPLATE)`); a valid GitHub operation
+Routes live in tests/fake_github/routes/ (`@route(METHOD, TEMPLATE)`); a valid GitHub operation
 with no route yet fails loudly with the name of the operation to add.
 """
 
@@ -196,6 +196,10 @@ class FakeGitHub:
         self.deliveries.append(item)
         return item
 
+    def repo(self, full_name: str) -> FakeRepo:
+        """The repository FULL_NAME, seeded or created through the API (KeyError if neither)."""
+        return self.repos[full_name]
+
     # ---- failure injection -----------------------------------------------------------------
 
     def inject(
@@ -324,6 +328,7 @@ class FakeGitHub:
             private=repo.private,
             default_branch=repo.default_branch,
         )
+        data.update(repo.metadata)
         data["owner"] = self.user(repo.owner)
         return data
 
@@ -412,7 +417,7 @@ class FakeGitHub:
         if handler is None:
             message = (
                 f"the fake GitHub has no route for {call.method} {call.template} yet: "
-                "add one in tests/fake_github/routes.py"
+                "add one in tests/fake_github/routes/"
             )
             self.violations.append(message)
             raise AssertionError(message)

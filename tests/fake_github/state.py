@@ -78,6 +78,11 @@ class FakeRepo:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Settings a PATCH or a create set (description, homepage, has_wiki, ...), shown by GET.
+    metadata: dict[str, Any] = field(default_factory=dict)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Commits the fake made (contents writes, merges): sha -> {message, parents, branch}.
+    commits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -90,6 +95,61 @@ class FakeRepo:
 
     def file_at(self, path: str, ref: str | None) -> bytes | None:
         return self.files.get(ref or self.default_branch, {}).get(path)
+
+    @property
+    def merged(self) -> list[int]:
+        """Numbers of the merged pull requests, in number order."""
+        return sorted(n for n, pull in self.pulls.items() if pull.get("merged"))
+
+    def tree(self, ref: str | None) -> dict[str, bytes] | None:
+        """The files at REF: a branch's current files, a commit's snapshot, or None."""
+        ref = ref or self.default_branch
+        if ref in self.branches:
+            return self.files.setdefault(ref, {})
+        if ref in self.files:
+            return self.files[ref]
+        for branch, head in self.branches.items():
+            if head == ref:
+                return self.files.setdefault(branch, {})
+        return None
+
+    def freeze(self, sha: str) -> None:
+        """Snapshot the files of SHA (a branch head) so they outlive the branch moving on."""
+        if sha not in self.files:
+            self.files[sha] = dict(self.tree(sha) or {})
+
+    def commit(self, branch: str, files: dict[str, bytes], *, message: str) -> str:
+        """Make FILES the new head commit of BRANCH (created if absent); return its sha."""
+        parent = self.branches.get(branch)
+        if parent is not None:
+            self.freeze(parent)
+        seed = f"{self.full_name}\0{branch}\0{len(self.commits)}\0{message}"
+        sha = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
+        self.files[sha] = dict(files)
+        self.files[branch] = dict(files)
+        self.branches[branch] = sha
+        parents = [] if parent is None else [parent]
+        self.commits[sha] = {"message": message, "parents": parents, "branch": branch}
+        return sha
+
+    def descends_from(self, sha: str, ancestor: str) -> bool:
+        """Whether ANCESTOR is SHA or reachable from it through the parents of known commits."""
+        todo, seen = [sha], set()
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.commits.get(current, {}).get("parents", []))
+        return False
+
+    def open_pull_from(self, head_ref: str) -> dict[str, Any] | None:
+        """The open pull request whose head is branch HEAD_REF of this repository."""
+        for pull in self.pulls.values():
+            if pull["state"] == "open" and pull["head"]["ref"] == head_ref:
+                return pull
+        return None
 
     def comments_on(self, issue_number: int) -> list[dict[str, Any]]:
         suffix = f"/issues/{issue_number}"

@@ -530,3 +530,39 @@ def test_worker_listens_again_after_losing_its_connection(
         assert started[job_id] - committed < 0.4
 
     scenario(main)
+
+
+def test_worker_survives_losing_every_database_connection(
+    database: Database, database_url: str
+) -> None:
+    registry = Registry()
+    ran: list[int] = []
+
+    @registry.job_handler("ping")
+    async def ping(ctx: JobContext, job: ClaimedJob) -> None:
+        ran.append(job.id)
+
+    def kill_other_connections() -> int:
+        with database.engine.begin() as conn:
+            return len(
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+
+    async def main() -> None:
+        worker = make_worker(database_url, registry, worker_poll_seconds=0.5)
+        tasks = await running(worker)
+        first = await enqueue(database, kind="ping")
+        await eventually(lambda: first in ran)
+        assert await asyncio.to_thread(kill_other_connections) >= 2  # listener and claims
+        second = await enqueue(database, kind="ping")
+        await eventually(lambda: job_status(database, second) == "succeeded", timeout=10)
+        await stop([worker], tasks)
+
+        assert ran == [first, second]
+
+    scenario(main)

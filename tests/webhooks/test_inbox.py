@@ -6,7 +6,7 @@ import asyncio
 import select
 import time
 
-import psycopg2
+import psycopg2  # type: ignore[import-untyped]
 import pytest
 import sqlalchemy as sa
 
@@ -42,7 +42,9 @@ def test_the_inlined_job_is_the_one_queue_enqueue_writes(database: Database) -> 
     with database.session() as session:
         # Queue "slow" again through the queue's own enqueue instead of the inlined insert.
         session.execute(sa.text("DELETE FROM job WHERE dedupe_key = 'delivery:slow'"))
-        slow_id = session.execute(sa.text("SELECT id FROM delivery WHERE guid = 'slow'")).scalar()
+        slow_id = session.execute(
+            sa.text("SELECT id FROM delivery WHERE guid = 'slow'")
+        ).scalar_one()
         assert enqueue_handling(session, delivery_id=slow_id, guid="slow") is not None
 
     with database.engine.connect() as conn:
@@ -150,3 +152,22 @@ def test_store_deliveries_returns_nothing_new_for_known_guids(
 
     assert store_deliveries(database, batch) == set()
     assert store_deliveries(database, []) == set()
+
+
+def test_large_payloads_are_written_in_batches_within_the_byte_cap(database: Database) -> None:
+    big = '{"blob": "' + "x" * (3 * 1024 * 1024) + '"}'
+
+    async def store_three() -> list[bool]:
+        writer = DeliveryWriter(database)
+        try:
+            return await asyncio.gather(*(writer.store(inbound(f"big{i}", big)) for i in range(3)))
+        finally:
+            writer.close()
+
+    assert asyncio.run(store_three()) == [True, True, True]
+    with database.engine.connect() as conn:
+        transactions = conn.execute(
+            sa.text("SELECT count(DISTINCT xmin::text) FROM delivery")
+        ).scalar_one()
+    # 3 MB each against a 4 MB cap: no two share a statement.
+    assert transactions == 3

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -311,3 +312,16 @@ class TestDataflowCallback:
             {"detail": receive.BAD_DATAFLOW},
         )
         assert stored(database).deliveries == []
+
+
+def test_a_delivery_that_cannot_be_stored_is_not_acknowledged(database_url: str) -> None:
+    missing = sa.engine.make_url(database_url).set(database="no_such_database")
+    unreachable = Database.from_url(missing.render_as_string(hide_password=False))
+    body = example(PING)
+    try:
+        with TestClient(create_app(app_settings(database_url), database=unreachable)) as client:
+            status, answer = post(client, body, headers_for(body, event="ping"))
+    finally:
+        unreachable.dispose()
+
+    assert (status, answer) == (503, {"detail": receive.NOT_STORED})

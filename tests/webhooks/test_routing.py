@@ -168,8 +168,8 @@ def test_two_handlers_for_one_action_is_an_error() -> None:
         ("installation_repositories", "removed", "update_installation_repositories"),
         ("dataflow", "completed", "defer_dataflow_callback"),
         ("installation", "renamed", None),
-        ("pull_request", "opened", None),
-        ("issue_comment", "created", None),
+        ("push", None, None),
+        ("repository", "created", None),
     ],
 )
 def test_the_service_router_table(event: str, action: str | None, expected: str | None) -> None:

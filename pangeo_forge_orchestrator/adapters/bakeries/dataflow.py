@@ -4,7 +4,7 @@
 a `submitted` line with the Dataflow job's id and name. Completion comes later, by callback
 (POST /bakery/callbacks/), with `status()` over the Dataflow jobs API as the reconciliation
 poller's safety net. That API sits behind the DataflowJobs protocol: tests give a fake; no
-Google client is bundled, so without one `status`/`cancel` raise DataflowNotConfigured.
+Google client is bundled, so without one `status`/`cancel` raise DataflowNotConfiguredError.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pangeo_forge_orchestrator.adapters.bakeries.base import BakeSubmitError
 from pangeo_forge_orchestrator.adapters.runner import start_runner, write_config_file
-from pangeo_forge_orchestrator.core.bakeries import BakeryConfig, reveal
+from pangeo_forge_orchestrator.core.bakeries import BakeryConfig
 from pangeo_forge_orchestrator.core.bakes import (
     NOT_SUBMITTED,
     BakeHandle,
@@ -26,6 +26,7 @@ from pangeo_forge_orchestrator.core.bakes import (
     submitted_job,
 )
 from pangeo_forge_orchestrator.core.runner_args import bake_argv, bake_config, bake_env
+from pangeo_forge_orchestrator.core.secrets import reveal
 from pangeo_forge_orchestrator.core.vocabulary import BakeryKind
 
 DATAFLOW_NOT_CONFIGURED = (
@@ -35,7 +36,7 @@ DATAFLOW_NOT_CONFIGURED = (
 DEFAULT_REGION = "us-central1"  # DataflowBakery.region's default in pangeo-forge-runner
 
 
-class DataflowNotConfigured(RuntimeError):
+class DataflowNotConfiguredError(RuntimeError):
     pass
 
 
@@ -53,10 +54,10 @@ class DataflowJobs(Protocol):
 
 class UnconfiguredDataflowJobs:
     async def get_state(self, *, project_id: str, region: str, job_id: str) -> str:
-        raise DataflowNotConfigured(DATAFLOW_NOT_CONFIGURED)
+        raise DataflowNotConfiguredError(DATAFLOW_NOT_CONFIGURED)
 
     async def cancel(self, *, project_id: str, region: str, job_id: str) -> None:
-        raise DataflowNotConfigured(DATAFLOW_NOT_CONFIGURED)
+        raise DataflowNotConfiguredError(DATAFLOW_NOT_CONFIGURED)
 
 
 class DataflowBakery:
@@ -78,6 +79,11 @@ class DataflowBakery:
         self._environ = dict(environ)
         self._redact = redact
         self._jobs: DataflowJobs = jobs or UnconfiguredDataflowJobs()
+
+    @property
+    def command(self) -> list[str]:
+        """The argv prefix that starts the runner."""
+        return list(self._command)
 
     async def submit(self, request: BakeRequest) -> BakeHandle:
         """Run the submission to its end; raise BakeSubmitError unless a job was submitted."""

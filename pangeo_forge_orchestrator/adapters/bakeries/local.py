@@ -75,6 +75,11 @@ class LocalBakery:
         self._active = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def command(self) -> list[str]:
+        """The argv prefix that starts the runner."""
+        return list(self._command)
+
     async def submit(self, request: BakeRequest) -> BakeHandle:
         """Queue the run; a run already queued or running here is not queued twice."""
         existing = self._bakes.get(request.recipe_run_id)
@@ -164,9 +169,7 @@ class LocalBakery:
                 config_file=config_path,
             )
         except OSError as error:  # the runner is missing or not executable
-            return BakeStatus(
-                state=BakeState.FAILED, message=COULD_NOT_START.format(error=error)
-            )
+            return BakeStatus(state=BakeState.FAILED, message=COULD_NOT_START.format(error=error))
         if bake.cancel_requested:
             await bake.process.cancel()
         result = bake.result = await bake.process.wait()

@@ -6,6 +6,7 @@ only reader of the process environment), tests hand over a dict.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from pangeo_forge_orchestrator.core.bakeries import (
 from pangeo_forge_orchestrator.core.vocabulary import BakeryKind
 
 ENV_CACHE_DIRNAME = "runner-envs"
+
+log = logging.getLogger(__name__)
 
 
 def load_bakeries(
@@ -54,6 +57,17 @@ def load_bakeries(
         raise BakeriesConfigError(error.problems, source=source) from None
 
 
+def _command(name: str, command_line: str, env_cache_dir: Path, cached: bool) -> list[str]:
+    if cached:
+        try:
+            return runner_command(command_line, env_cache_dir=env_cache_dir)
+        except ValueError as error:
+            # The runner may not be installed yet: bakes then fail with their own clear message,
+            # and a slower uncached bake is better than a service that will not start.
+            log.warning("%s; bakery %s runs without the environment cache", error, name)
+    return runner_command(command_line, env_cache_dir=None)
+
+
 def build_bakeries(
     registry: BakeryRegistry,
     *,
@@ -67,8 +81,8 @@ def build_bakeries(
     env_cache_dir = data_dir.absolute() / ENV_CACHE_DIRNAME
     bakeries: dict[str, Bakery] = {}
     for config in registry:
-        command = runner_command(
-            runner_command_line, env_cache_dir=env_cache_dir if config.environment_cache else None
+        command = _command(
+            config.name, runner_command_line, env_cache_dir, config.environment_cache
         )
         match config.kind:
             case BakeryKind.LOCAL:

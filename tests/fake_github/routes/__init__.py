@@ -27,6 +27,26 @@ def route(method: str, template: str) -> Callable[[Route], Route]:
     return register
 
 
+# Routes that supersede a simpler one registered elsewhere, applied once every module is
+# imported so that import order (which ruff sorts) cannot decide which handler wins.
+REPLACEMENTS: dict[tuple[str, str], Route] = {}
+
+
+def replace(method: str, template: str) -> Callable[[Route], Route]:
+    """Register HANDLER in place of the route METHOD TEMPLATE of another module."""
+
+    def register(handler: Route) -> Route:
+        REPLACEMENTS[(method, template)] = guard(handler)
+        return handler
+
+    return register
+
+
+def validation_failed(gh: FakeGitHub, message: str, /, **error: str) -> httpx.Response:
+    """GitHub's 422: MESSAGE at the top, ERROR (resource, field, code, message) in `errors`."""
+    return gh.error(422, message, errors=[error] if error else None)
+
+
 def repo_or_404(gh: FakeGitHub, call: Call) -> FakeRepo:
     repo = gh.repo_of(call)
     if repo is None:
@@ -81,6 +101,31 @@ def delete(template: str) -> Callable[[Route], Route]:
 
 
 # Registering happens on import; these modules use the helpers above.
-from tests.fake_github.routes import app, checks, deployments, issues, repos  # noqa: E402
+from tests.fake_github.routes import (  # noqa: E402
+    app,
+    checks,
+    contents,
+    deployments,
+    environments,
+    git,
+    issues,
+    orgs,
+    pulls_write,
+    repos,
+)
 
-__all__ = ["ROUTES", "app", "checks", "deployments", "issues", "repos"]
+ROUTES.update(REPLACEMENTS)
+
+__all__ = [
+    "ROUTES",
+    "app",
+    "checks",
+    "contents",
+    "deployments",
+    "environments",
+    "git",
+    "issues",
+    "orgs",
+    "pulls_write",
+    "repos",
+]
