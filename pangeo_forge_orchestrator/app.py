@@ -14,12 +14,14 @@ from pangeo_forge_orchestrator.api import (
     errors,
     feedstocks,
     health,
+    metrics,
     recipe_runs,
+    run_logs,
     stats,
 )
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.settings import Settings
-from pangeo_forge_orchestrator.webhooks import receive
+from pangeo_forge_orchestrator.webhooks import bakery_callbacks, receive
 
 OPENAPI_TAGS = [
     {"name": "public", "description": "Read-only routes the website and anyone may call."},
@@ -56,11 +58,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     errors.install(app)
     # First: routes are matched in order, and webhook ingest is the hot path (DESIGN §3).
     app.include_router(receive.router)
+    app.include_router(bakery_callbacks.router)
     app.include_router(health.router)
     app.include_router(bakeries.router)
     app.include_router(feedstocks.router)
     app.include_router(recipe_runs.router)
+    app.include_router(run_logs.router)
     app.include_router(stats.router)
+    app.include_router(metrics.router)
     app.include_router(deliveries.admin)
     app.include_router(deliveries.public)
     return app

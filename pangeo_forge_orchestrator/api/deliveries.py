@@ -29,6 +29,7 @@ ALREADY_QUEUED = "delivery {guid!r} already has a queued or running job"
 admin = APIRouter(tags=["admin"], dependencies=[AdminKey], responses=AUTH_RESPONSES)
 public = APIRouter(tags=["public"])
 
+
 def _timestamp(column: Any) -> sa.ColumnElement[str | None]:
     """Timestamps as the rest of the API writes them."""
     return iso_utc(column).label(column.name)

@@ -10,6 +10,7 @@ ready-to-paste xarray snippet, or the error and the logs link), or the deploymen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pangeo_forge_orchestrator.adapters.run_logs import bake_output, save_run_log
 from pangeo_forge_orchestrator.core.events import RepositoryRef
 from pangeo_forge_orchestrator.core.run_reports import report_run_completed
 from pangeo_forge_orchestrator.core.runs import (
@@ -93,6 +95,8 @@ async def complete_run(ctx: JobContext, job: ClaimedJob) -> None:
 
     recorded = await ctx.in_session(record)
     run = recorded.run
+    if recorded.changed and run.status is RunStatus.COMPLETED:
+        await _keep_log(ctx, run, bakeries, payload)
     # A retry reports again: the state change may have been written before GitHub failed.
     if run.status is not RunStatus.COMPLETED or not (recorded.changed or job.attempt > 1):
         return
@@ -104,6 +108,19 @@ async def complete_run(ctx: JobContext, job: ClaimedJob) -> None:
         gh, installation_id = await installation_client(ctx, repo)
     applier = Applier(ctx=ctx, github=gh, installation_id=installation_id, repo=repo)
     await applier.apply_all(effects)
+
+
+async def _keep_log(
+    ctx: JobContext, run: RunRecord, bakeries: object, payload: dict[str, Any]
+) -> None:
+    """Store the run's output (the local bake's tail, else the reported detail) as its log."""
+    if not isinstance(bakeries, BakeryServices):
+        return
+    output = bake_output(bakeries.adapters.get(run.bakery), run.id)
+    text = output or _text(payload.get("failure_detail")) or _text(payload.get("message"))
+    if text:
+        redact = bakeries.registry.redact
+        await asyncio.to_thread(save_run_log, ctx.settings.data_dir, run.id, text, redact=redact)
 
 
 def record_update(

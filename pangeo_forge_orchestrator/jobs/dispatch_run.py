@@ -65,6 +65,7 @@ BAD_PAYLOAD = "dispatch_run needs an integer recipe_run_id"
 NOT_SUBMITTED = "the bakery did not accept the run: {error}"
 BAKERY_UNAVAILABLE = "bakery `{bakery}` cannot take runs on this service right now"
 REPO = "/repos/{owner}/{repo}"
+LAUNCH_ROUNDS = 3
 
 
 @job_handler(DISPATCH_RUN)
@@ -116,7 +117,11 @@ class _Launcher:
 
     async def _deploy(self, run: RunRecord) -> RunRecord:
         """Create the deployment, set it `in_progress` and start the run."""
-        while effects := launch_production_run(run, links=self.links):
+        # Deployment, then status and start: two rounds; a third would mean no progress.
+        for _ in range(LAUNCH_ROUNDS):
+            effects = launch_production_run(run, links=self.links)
+            if not effects:
+                break
             for effect in effects:
                 if isinstance(effect, DispatchRun):
                     await self._record(run.id, Start())

@@ -9,6 +9,7 @@ asked for a new `/run` instead.
 
 from __future__ import annotations
 
+from pangeo_forge_orchestrator.adapters.github import GitHubClient
 from pangeo_forge_orchestrator.core.commands import (
     ALL,
     CancelCommand,
@@ -27,7 +28,11 @@ from pangeo_forge_orchestrator.core.effects import (
 from pangeo_forge_orchestrator.core.events import Handled, Ignored, Outcome
 from pangeo_forge_orchestrator.core.layout import LayoutViolation
 from pangeo_forge_orchestrator.core.meta import FeedstockMeta, InvalidMeta
-from pangeo_forge_orchestrator.core.permissions import Allowed, may_run_code
+from pangeo_forge_orchestrator.core.permissions import (
+    Allowed,
+    CollaboratorPermission,
+    may_run_code,
+)
 from pangeo_forge_orchestrator.core.policy import DEFAULT_POLICY
 from pangeo_forge_orchestrator.core.runs import RunRecord
 from pangeo_forge_orchestrator.core.slash import (
@@ -89,25 +94,7 @@ async def answer_command(ctx: HandlerContext, event: PullRequestComment) -> Outc
     repo, number = event.repo, event.issue_number
     with rate_limits_as_retry():
         gh, installation_id = await installation_client(job, repo, event.installation_id)
-        head = str((await get_pull(gh, repo, number))["head"]["sha"])
-        needs_permission = isinstance(command, RunCommand | CancelCommand)
-        permission = await permission_of(gh, repo, event.login) if needs_permission else None
-        meta: FeedstockMeta | InvalidMeta = InvalidMeta(())
-        if not isinstance(command, Malformed):  # the usage reply needs no meta.yaml
-            location, read = await locate_and_read_meta(
-                gh,
-                repo,
-                number=number,
-                sha=head,
-                policy=policy,
-                known_bakeries=bakery_services(job).names,
-            )
-            # A layout violation leaves no meta.yaml to read: its problems are the answer.
-            meta = (
-                InvalidMeta(location.problems)
-                if isinstance(location, LayoutViolation)
-                else read or meta
-            )
+        head, permission, meta = await _read_facts(job, gh, event, command)
     applier = Applier(ctx=job, github=gh, installation_id=installation_id, repo=repo)
     verdict = may_run_code(
         login=event.login, kind=event.kind, permission=permission, allowed=policy.run_permissions
@@ -164,6 +151,30 @@ async def _not_started_before(
         return False
 
     return tuple(effect for effect in decided if not repeated(effect))
+
+
+async def _read_facts(
+    job: JobContext, gh: GitHubClient, event: PullRequestComment, command: Command
+) -> tuple[str, CollaboratorPermission | None, FeedstockMeta | InvalidMeta]:
+    """The PR's head now, the commenter's permission (when the command needs it), meta.yaml."""
+    repo, number = event.repo, event.issue_number
+    head = str((await get_pull(gh, repo, number))["head"]["sha"])
+    needs_permission = isinstance(command, RunCommand | CancelCommand)
+    permission = await permission_of(gh, repo, event.login) if needs_permission else None
+    if isinstance(command, Malformed):  # the usage reply needs no meta.yaml
+        return head, permission, InvalidMeta(())
+    location, meta = await locate_and_read_meta(
+        gh,
+        repo,
+        number=number,
+        sha=head,
+        policy=DEFAULT_POLICY,
+        known_bakeries=bakery_services(job).names,
+    )
+    if isinstance(location, LayoutViolation):
+        # No meta.yaml to read: the layout's problems are the answer.
+        return head, permission, InvalidMeta(location.problems)
+    return head, permission, meta if meta is not None else InvalidMeta(())
 
 
 def _decline_moved_head(

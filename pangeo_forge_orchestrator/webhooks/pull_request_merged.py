@@ -9,6 +9,8 @@ Decisions: core.merges. A PR closed without merging needs nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pangeo_forge_orchestrator.core.effects import Skip
 from pangeo_forge_orchestrator.core.events import Handled, Ignored, Outcome
 from pangeo_forge_orchestrator.core.merges import MergeFacts, decide_merge, needs_meta
@@ -65,17 +67,7 @@ async def start_merged_work(ctx: HandlerContext, event: PullRequestEvent) -> Out
                     s, feedstock_spec=event.repo.full_name, head_sha=merge_sha, is_test=False
                 )
             )
-            facts = MergeFacts(
-                repo=facts.repo,
-                kind=facts.kind,
-                pr_number=facts.pr_number,
-                title=facts.title,
-                merge_sha=merge_sha,
-                merged_by=facts.merged_by,
-                changed_paths=facts.changed_paths,
-                meta=meta,
-                production_runs=production,
-            )
+            facts = dataclasses.replace(facts, meta=meta, production_runs=production)
     decided = decide_merge(facts, policy=policy)
     if isinstance(decided, Skip):
         return Ignored(decided.reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pangeo_forge_orchestrator.webhooks import (
+    bakery_callbacks,
     check_run,
     check_suite,
     dataflow,
@@ -20,6 +21,7 @@ EVENT_MODULES = (
     installation,
     installation_repositories,
     dataflow,
+    bakery_callbacks,
     pull_request,
     pull_request_merged,
     issue_comment,

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from pangeo_forge_orchestrator.core.events import DATAFLOW_NOT_HANDLED_REASON
 from pangeo_forge_orchestrator.db.engine import Database
 from pangeo_forge_orchestrator.jobs import queue
 from pangeo_forge_orchestrator.jobs.handle_delivery import DELIVERY_GONE, handle_delivery
@@ -159,7 +158,7 @@ def test_unhandled_events_are_marked_ignored_with_the_reason(
     assert installations(database) == []
 
 
-def test_a_dataflow_callback_is_ignored_as_not_yet_handled(
+def test_a_dataflow_callback_for_an_unknown_run_is_ignored_with_the_reason(
     client: TestClient, settings: Settings, database: Database
 ) -> None:
     body = b"action=completed&recipe_run_id=42&conclusion=success"
@@ -173,7 +172,11 @@ def test_a_dataflow_callback_is_ignored_as_not_yet_handled(
     run_jobs(settings, database)
 
     assert delivery_states(database) == {
-        "dataflow:42:success": ("ignored", DATAFLOW_NOT_HANDLED_REASON, True)
+        "dataflow:42:success": (
+            "ignored",
+            "recipe run 42 does not exist; the status report is ignored",
+            True,
+        )
     }
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from pangeo_forge_orchestrator.core.events import (
-    DATAFLOW_NOT_HANDLED_REASON,
     Failed,
     Handled,
     Ignored,
@@ -166,7 +165,8 @@ def test_two_handlers_for_one_action_is_an_error() -> None:
         ("installation", "new_permissions_accepted", "keep_installation_current"),
         ("installation_repositories", "added", "update_installation_repositories"),
         ("installation_repositories", "removed", "update_installation_repositories"),
-        ("dataflow", "completed", "defer_dataflow_callback"),
+        ("dataflow", "completed", "handle_dataflow_callback"),
+        ("bakery_callback", "succeeded", "handle_callback"),
         ("installation", "renamed", None),
         ("push", None, None),
         ("repository", "created", None),
@@ -178,8 +178,9 @@ def test_the_service_router_table(event: str, action: str | None, expected: str 
     assert (route.handle.__name__ if route else None) == expected
 
 
-def test_dataflow_callbacks_are_ignored_as_not_yet_handled() -> None:
-    payload = {"action": "completed", "recipe_run_id": 4, "conclusion": "success"}
+def test_a_dataflow_conclusion_we_do_not_act_on_is_ignored_with_the_reason() -> None:
+    payload = {"action": "completed", "recipe_run_id": 4, "conclusion": "exploded"}
 
-    assert dispatch(router, "dataflow", payload) == Ignored(DATAFLOW_NOT_HANDLED_REASON)
-    assert DATAFLOW_NOT_HANDLED_REASON.startswith("not yet handled")
+    assert dispatch(router, "dataflow", payload) == Ignored(
+        "dataflow conclusion 'exploded' is not one we act on"
+    )

@@ -31,7 +31,7 @@ async def finished_ok(harness: Harness) -> int:
     comment(harness, repo, "/run ok")
     await harness.work()
     harness.reset_calls()
-    return next(r.id for r in harness.runs() if r.recipe_id == "ok")
+    return int(next(r.id for r in harness.runs() if r.recipe_id == "ok"))
 
 
 async def test_a_late_report_after_completion_changes_and_reports_nothing(

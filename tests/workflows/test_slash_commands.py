@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pangeo_forge_orchestrator.core import messages as msg
-from pangeo_forge_orchestrator.webhooks.issue_comment import HEAD_MOVED
+from pangeo_forge_orchestrator.webhooks.issue_comment import HEAD_MOVED, HEAD_UNSEEN
 from tests.fake_github import FakeRepo
 from tests.workflows.harness import (
     CONTRIBUTOR,
@@ -316,3 +316,17 @@ async def test_cancel_of_a_finished_run_says_there_is_nothing_to_cancel(harness:
     expected = msg.NOTHING_TO_CANCEL.format(login=MAINTAINER, recipe_id="ok")
     assert replies[-1] == f"{expected}\n\n<!-- pfo:command-{cancel_id} -->"
     assert next(r for r in harness.runs() if r.recipe_id == "ok").conclusion == "success"
+
+
+async def test_a_run_on_a_pr_whose_pushes_we_never_saw_is_declined(harness: Harness) -> None:
+    repo = harness.add_feedstock()
+    repo.permissions[MAINTAINER] = "write"
+    harness.fake.add_pull(repo, 7, head_sha=HEAD_SHA, files={"feedstock/meta.yaml": META})
+    comment_id = comment(harness, repo, "/run ok")
+
+    await harness.work()
+
+    (reply,) = our_comments(repo)
+    assert reply.startswith(HEAD_UNSEEN.format(login=MAINTAINER, head=HEAD_SHA, command="/run ok"))
+    assert reactions(repo, comment_id) == ["eyes"]
+    assert harness.runs() == []
