@@ -245,6 +245,7 @@ def finish(
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "machine": {**machine.describe(), **environment, "wrk": loadgen.wrk_version()},
+        "code": machine.code_version(REPO_ROOT),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "load": loaded,
         "fixtures": fixtures.as_dict(),

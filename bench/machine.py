@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import resource
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,22 @@ def describe() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": sys.version.split()[0],
     }
+
+
+def code_version(repo: Path) -> dict[str, str]:
+    """The commit, and a digest of the request-path code (the tree may hold uncommitted work)."""
+    digest = hashlib.sha256()
+    package = repo / "pangeo_forge_orchestrator"
+    for path in sorted([*package.glob("api/*.py"), *package.glob("db/*.py"), package / "app.py"]):
+        digest.update(path.read_bytes())
+    # Read-only git: the benchmark never changes the repository.
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {"commit": head or "unknown", "api_and_db_sha256": digest.hexdigest()[:16]}
 
 
 def busy_seconds() -> float:

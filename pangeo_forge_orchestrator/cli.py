@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 import typer
 import uvicorn
 
+from pangeo_forge_orchestrator.core.bakeries import BakeryRegistry
 from pangeo_forge_orchestrator.core.repair import DEFAULT_STUCK_AFTER_HOURS
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.logs import configure_logging
@@ -46,6 +49,31 @@ def open_database(settings: Settings) -> Iterator[Database]:
             database.dispose()
 
 
+def load_bakeries_or_exit(settings: Settings) -> BakeryRegistry:
+    """The configured bakeries; an invalid file stops the command, naming each bad key."""
+    from pangeo_forge_orchestrator.adapters.bakeries.registry import load_bakeries
+    from pangeo_forge_orchestrator.core.bakeries import BakeriesConfigError
+
+    try:
+        return load_bakeries(
+            bakeries_file=settings.bakeries_file, data_dir=settings.data_dir, environ=os.environ
+        )
+    except BakeriesConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def sync_bakery_rows(database: Database, registry: BakeryRegistry) -> None:
+    """Upsert the `bakery` rows by name; a database not migrated yet is left alone."""
+    from pangeo_forge_orchestrator.db.bakeries import sync_bakeries
+
+    try:
+        with database.session() as session:
+            sync_bakeries(session, registry)
+    except sa.exc.ProgrammingError:
+        log.warning("bakery table not synced: the database is not migrated (run `pfo migrate`)")
+
+
 class _ServerWithoutSignals(uvicorn.Server):
     """uvicorn's server minus its signal handling.
 
@@ -75,7 +103,9 @@ def serve(
     from pangeo_forge_orchestrator.worker import Worker
 
     settings = load_settings()
+    bakeries = load_bakeries_or_exit(settings)
     with open_database(settings) as database:
+        sync_bakery_rows(database, bakeries)
         web = create_app(settings, database=database)
         config = uvicorn.Config(
             web, host=host, port=port, log_config=None, access_log=False, lifespan="on"
@@ -106,7 +136,9 @@ def worker() -> None:
     from pangeo_forge_orchestrator.worker import Worker
 
     settings = load_settings()
+    bakeries = load_bakeries_or_exit(settings)
     with open_database(settings) as database:
+        sync_bakery_rows(database, bakeries)
         job_worker = Worker(settings=settings, database=database)
 
         async def main() -> None:

@@ -17,10 +17,6 @@ NO_HANDLER_REASON = "no handler for {event_action}"
 NOT_A_FEEDSTOCK_REASON = "repository {repository} matches none of the feedstock patterns {patterns}"
 NO_REPOSITORY_REASON = "delivery {event_action} names no repository"
 MALFORMED_PAYLOAD_REASON = "malformed {event_action} payload: {problem}"
-DATAFLOW_NOT_HANDLED_REASON = (
-    "not yet handled: dataflow status callbacks are stored but not acted on "
-    "(bakery status handling comes with the bakeries work)"
-)
 
 
 class ActorKind(StrEnum):

@@ -26,6 +26,9 @@ LOST_MESSAGE = "the service restarted while this run was baking; re-run it with 
 START_GRACE = timedelta(minutes=2)
 # A run requested a moment ago has its dispatch job on the way, in the same transaction or next.
 DISPATCH_GRACE = timedelta(minutes=2)
+# Dispatch jobs a queued run may have had before reconciliation stops queueing more: a dispatch
+# that keeps failing for good would otherwise be retried every period, forever.
+MAX_DISPATCH_JOBS = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +45,7 @@ class RunFacts:
     created_at: datetime | None
     requested: bool
     dispatch_job_alive: bool
+    dispatch_jobs: int = 0  # dispatch jobs the run ever had, live or ended
     # What the bakery adapter in this process says of the bake; None when it was not asked.
     bake_state: BakeState | None = None
 
@@ -70,9 +74,14 @@ def reconcile(facts: RunFacts, *, now: datetime) -> Action | None:
     """The action that settles this run, or None when it is fine as it is."""
     if facts.status is RunStatus.IN_PROGRESS:
         return _in_progress(facts, now=now)
-    if facts.status is RunStatus.QUEUED and facts.requested and not facts.dispatch_job_alive:
-        if facts.created_at is None or now - facts.created_at >= DISPATCH_GRACE:
-            return Redispatch(facts.run_id)
+    if (
+        facts.status is RunStatus.QUEUED
+        and facts.requested
+        and not facts.dispatch_job_alive
+        and facts.dispatch_jobs < MAX_DISPATCH_JOBS
+        and (facts.created_at is None or now - facts.created_at >= DISPATCH_GRACE)
+    ):
+        return Redispatch(facts.run_id)
     return None
 
 

@@ -2,10 +2,11 @@
 
 Payload: `{recipe_run_id, state, message}` (+ optional `failure_detail`, `dataset_public_url`),
 state one of `running|succeeded|failed|cancelled|timed_out`. Enqueued by the local bakery when
-its process exits and by bakery callbacks. The state change is core.runs.transition (late and
-duplicate updates are ignored); a run that completed is reported by
+its process exits, by bakery callbacks and by reconciliation. The state change is
+core.runs.transition (late and duplicate updates are ignored); a run that completed is reported by
 core.run_reports.report_run_completed: the check run completed and a result comment (with a
 ready-to-paste xarray snippet, or the error and the logs link), or the deployment's state.
+A run that completes has its output kept as its log (adapters/run_logs.py).
 """
 
 from __future__ import annotations
