@@ -42,6 +42,7 @@ typecheck: sync  ## mypy --strict on the package
 	$(UV) run --frozen mypy pangeo_forge_orchestrator
 
 test: lint typecheck $(RUNNER)  ## Lint, type-check, then the whole test suite on an embedded Postgres
+	@mkdir -p .pfo  # pytest makes its --basetemp, not the folders above it
 	$(UV) run --frozen pytest --basetemp=.pfo/pytest
 
 format: sync  ## Apply ruff's formatting and fixes

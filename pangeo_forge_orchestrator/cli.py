@@ -156,6 +156,7 @@ def migrate() -> None:
     from pangeo_forge_orchestrator.db import repair as queries
 
     settings = load_settings()
+    logging.getLogger("alembic").setLevel(logging.INFO)  # say which revisions ran
     with database_url_for(settings) as url:
         migrations.upgrade(url)
         database = Database.from_url(url)

