@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -107,6 +108,10 @@ def serve(
     with open_database(settings) as database:
         sync_bakery_rows(database, bakeries)
         web = create_app(settings, database=database)
+        # Move everything built at start-up out of the collector's reach: full collections over
+        # those ~150k objects paused every request for 108-135 ms (docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         config = uvicorn.Config(
             web, host=host, port=port, log_config=None, access_log=False, lifespan="on"
         )
