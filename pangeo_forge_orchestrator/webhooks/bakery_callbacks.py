@@ -32,6 +32,11 @@ from pangeo_forge_orchestrator.webhooks.inbox import InboundDelivery, store_deli
 from pangeo_forge_orchestrator.webhooks.payloads import Payload, PayloadError
 from pangeo_forge_orchestrator.webhooks.routing import EventRoutes, HandlerContext
 from pangeo_forge_orchestrator.webhooks.signature import signature_matches
+from pangeo_forge_orchestrator.webhooks.signed_requests import (
+    RequestRejectedError,
+    json_answer,
+    read_capped_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +77,6 @@ class BakeryCallback(BaseModel):
     message: str | None = Field(default=None, max_length=10_000)
 
 
-class _Rejected(Exception):  # noqa: N818 -- a response in waiting, not an error
-    def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-
-
 @router.post(
     "/bakery/callbacks/",
     status_code=202,
@@ -100,36 +98,31 @@ async def receive_callback(request: Request) -> Response:
         callback = await _verified_callback(request, settings)
         inbound = callback_delivery(callback)
         stored = await asyncio.to_thread(_store_if_run_exists, database, inbound, callback)
-    except _Rejected as rejected:
-        return _json(rejected.status_code, {"detail": rejected.detail})
+    except RequestRejectedError as rejected:
+        return json_answer(rejected.status_code, {"detail": rejected.detail})
     except sa.exc.DBAPIError:
         log.exception("could not store a bakery callback")
-        return _json(503, {"detail": NOT_STORED})
-    return _json(202, {"delivery": inbound.guid, "duplicate": not stored})
+        return json_answer(503, {"detail": NOT_STORED})
+    return json_answer(202, {"delivery": inbound.guid, "duplicate": not stored})
 
 
 async def _verified_callback(request: Request, settings: Settings) -> BakeryCallback:
     secret = settings.bakery_callback_secret
     if secret is None or not secret.get_secret_value():
-        raise _Rejected(503, CALLBACKS_NOT_CONFIGURED)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_CALLBACK_BYTES:
-            raise _Rejected(413, CALLBACK_TOO_LARGE)
-    raw = bytes(body)
+        raise RequestRejectedError(503, CALLBACKS_NOT_CONFIGURED)
+    raw = await read_capped_body(request, limit=MAX_CALLBACK_BYTES, too_large=CALLBACK_TOO_LARGE)
     header = request.headers.get(SIGNATURE_HEADER)
     if not signature_matches(raw, header, (secret.get_secret_value().encode(),)):
-        raise _Rejected(401, BAD_CALLBACK_SIGNATURE)
+        raise RequestRejectedError(401, BAD_CALLBACK_SIGNATURE)
     try:
         return BakeryCallback.model_validate(orjson.loads(raw))
     except orjson.JSONDecodeError:
-        raise _Rejected(422, BAD_CALLBACK_BODY.format(problem="not JSON")) from None
+        raise RequestRejectedError(422, BAD_CALLBACK_BODY.format(problem="not JSON")) from None
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
         )
-        raise _Rejected(422, BAD_CALLBACK_BODY.format(problem=problems)) from None
+        raise RequestRejectedError(422, BAD_CALLBACK_BODY.format(problem=problems)) from None
 
 
 def callback_delivery(callback: BakeryCallback) -> InboundDelivery:
@@ -149,7 +142,7 @@ def _store_if_run_exists(
 ) -> bool:
     with database.session() as session:
         if db_runs.get_run(session, callback.recipe_run_id) is None:
-            raise _Rejected(404, UNKNOWN_RUN.format(run_id=callback.recipe_run_id))
+            raise RequestRejectedError(404, UNKNOWN_RUN.format(run_id=callback.recipe_run_id))
     return store_delivery(database, inbound)
 
 
@@ -195,7 +188,3 @@ def _queue_run_state(session: Session, *, run_id: int, state: str, message: str 
         dedupe_key=f"complete:{run_id}:{state}",
     )
     return Handled()
-
-
-def _json(status_code: int, content: object) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")

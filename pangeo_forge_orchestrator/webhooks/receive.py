@@ -26,6 +26,11 @@ from pangeo_forge_orchestrator.webhooks.payloads import (
     parse_envelope,
 )
 from pangeo_forge_orchestrator.webhooks.signature import signature_matches, webhook_secrets
+from pangeo_forge_orchestrator.webhooks.signed_requests import (
+    RequestRejectedError,
+    json_answer,
+    read_capped_body,
+)
 from pangeo_forge_orchestrator.webhooks.writer import DeliveryWriter
 
 # GitHub caps webhook payloads at 25 MB and does not deliver larger ones.
@@ -56,15 +61,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["github"])
 
 
-class DeliveryRejectedError(Exception):
-    """A delivery refused with a status and a reason for the sender."""
-
-    def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-
-
 @router.post(
     "/github/hooks/",
     status_code=202,
@@ -82,15 +78,15 @@ async def receive_delivery(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     try:
         inbound = await _verified_delivery(request, settings)
-    except DeliveryRejectedError as rejected:
-        return _json(rejected.status_code, {"detail": rejected.detail})
+    except RequestRejectedError as rejected:
+        return json_answer(rejected.status_code, {"detail": rejected.detail})
     try:
         stored = await _writer(request.app.state).store(inbound)
     except sa.exc.DBAPIError:
         # Not acknowledged, so GitHub shows the delivery failed and it can be redelivered.
         log.exception("could not store a delivery", extra={"delivery": inbound.guid})
-        return _json(503, {"detail": NOT_STORED})
-    return _json(202, {"delivery": inbound.guid, "duplicate": not stored})
+        return json_answer(503, {"detail": NOT_STORED})
+    return json_answer(202, {"delivery": inbound.guid, "duplicate": not stored})
 
 
 def _writer(state: State) -> DeliveryWriter:
@@ -106,12 +102,12 @@ def _writer(state: State) -> DeliveryWriter:
 
 async def _verified_delivery(request: Request, settings: Settings) -> InboundDelivery:
     if not settings.github_app_configured:
-        raise DeliveryRejectedError(503, NOT_CONFIGURED)
-    body = await _read_body(request)
+        raise RequestRejectedError(503, NOT_CONFIGURED)
+    body = await read_capped_body(request, limit=MAX_BODY_BYTES, too_large=BODY_TOO_LARGE)
     if not signature_matches(
         body, request.headers.get("x-hub-signature-256"), webhook_secrets(settings)
     ):
-        raise DeliveryRejectedError(401, BAD_SIGNATURE)
+        raise RequestRejectedError(401, BAD_SIGNATURE)
     event = _token_header(request, "x-github-event", missing=MISSING_EVENT)
     if event == DATAFLOW_EVENT:
         return _dataflow_delivery(body)
@@ -131,27 +127,12 @@ async def _verified_delivery(request: Request, settings: Settings) -> InboundDel
     )
 
 
-async def _read_body(request: Request) -> bytes:
-    """The raw body, refused as soon as it is known to pass the cap (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and _DIGITS.fullmatch(declared) and int(declared) > MAX_BODY_BYTES:
-        raise DeliveryRejectedError(413, BODY_TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise DeliveryRejectedError(413, BODY_TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _token_header(request: Request, name: str, *, missing: str) -> str:
     value = request.headers.get(name)
     if not value:
-        raise DeliveryRejectedError(400, missing)
+        raise RequestRejectedError(400, missing)
     if not _TOKEN.fullmatch(value):
-        raise DeliveryRejectedError(400, BAD_HEADER.format(header=name))
+        raise RequestRejectedError(400, BAD_HEADER.format(header=name))
     return value
 
 
@@ -159,9 +140,9 @@ def _json_object(raw: bytes) -> Payload:
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise DeliveryRejectedError(400, NOT_JSON) from None
+        raise RequestRejectedError(400, NOT_JSON) from None
     if not isinstance(payload, dict):
-        raise DeliveryRejectedError(400, NOT_JSON)
+        raise RequestRejectedError(400, NOT_JSON)
     return payload
 
 
@@ -193,7 +174,7 @@ def _form_field(body: bytes, name: str) -> str:
         fields = {}
     values = fields.get(name)
     if not values:
-        raise DeliveryRejectedError(400, NOT_JSON)
+        raise RequestRejectedError(400, NOT_JSON)
     return values[0]
 
 
@@ -202,7 +183,7 @@ def _dataflow_delivery(body: bytes) -> InboundDelivery:
     try:
         fields = {key: values[0] for key, values in parse_qs(body.decode()).items()}
     except UnicodeDecodeError:
-        raise DeliveryRejectedError(400, BAD_DATAFLOW) from None
+        raise RequestRejectedError(400, BAD_DATAFLOW) from None
     action, run_id = fields.get("action", ""), fields.get("recipe_run_id", "")
     payload = {
         "action": action,
@@ -212,9 +193,9 @@ def _dataflow_delivery(body: bytes) -> InboundDelivery:
     try:
         callback = parse_dataflow(payload)
     except PayloadError:
-        raise DeliveryRejectedError(400, BAD_DATAFLOW) from None
+        raise RequestRejectedError(400, BAD_DATAFLOW) from None
     if not (_TOKEN.fullmatch(action) and _TOKEN.fullmatch(callback.conclusion)):
-        raise DeliveryRejectedError(400, BAD_DATAFLOW)
+        raise RequestRejectedError(400, BAD_DATAFLOW)
     return InboundDelivery(
         guid=f"{DATAFLOW_EVENT}:{callback.recipe_run_id}:{callback.conclusion}",
         event=DATAFLOW_EVENT,
@@ -223,7 +204,3 @@ def _dataflow_delivery(body: bytes) -> InboundDelivery:
         repository=None,
         payload_json=orjson.dumps(payload).decode(),
     )
-
-
-def _json(status_code: int, content: object) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
