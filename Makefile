@@ -7,11 +7,13 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint typecheck format bench bench-api sync migrate clean
+.PHONY: help run demo test lint typecheck format bench bench-api bench-soak sync migrate clean
 
 # pangeo-forge-runner lives in its own venv: it pulls apache-beam, whose pins clash with ours.
 RUNNER_VERSION := 0.10.2
 RUNNER := .tools/runner/bin/pangeo-forge-runner
+# What `run` and `demo` bake with, unless the environment names another runner.
+WITH_RUNNER := PFO_RUNNER_COMMAND="$${PFO_RUNNER_COMMAND:-$(abspath $(RUNNER))}"
 
 help:  ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,8 +32,11 @@ sync: $(UV)  ## Create .venv from the lockfile
 migrate: sync  ## Apply migrations (embedded Postgres unless DATABASE_URL is set)
 	$(UV) run --frozen pfo migrate
 
-run: migrate  ## Serve on 127.0.0.1:8000 with a worker (embedded Postgres, local bakery)
-	$(UV) run --frozen pfo serve --host $(HOST) --port $(PORT)
+run: migrate $(RUNNER)  ## Serve on 127.0.0.1:8000 with a worker (sandbox GitHub unless an App is set)
+	$(WITH_RUNNER) $(UV) run --frozen pfo serve --host $(HOST) --port $(PORT)
+
+demo: sync $(RUNNER)  ## The whole story on this machine, checked step by step (docs/try-it-locally.md)
+	$(WITH_RUNNER) $(UV) run --frozen pfo demo --port $(PORT)
 
 lint: sync  ## ruff, import-linter contracts
 	$(UV) run --frozen ruff check .
@@ -53,6 +58,9 @@ bench: bench-api  ## Benchmarks (results go to docs/benchmarks.md by hand)
 
 bench-api: sync  ## REST API on 1M recipe runs; BENCH_ARGS="--help" lists the options
 	$(UV) run --frozen python -m bench.api $(BENCH_ARGS)
+
+bench-soak: sync  ## Kill web and worker 24 times under 11,000 deliveries; 0 lost, 0 duplicated
+	$(UV) run --frozen python -m bench.soak $(BENCH_ARGS)
 
 clean:  ## Remove local state (.pfo holds the embedded database)
 	rm -rf .pfo .venv .tools

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import typer
@@ -19,6 +20,10 @@ from pangeo_forge_orchestrator.core.bakeries import BakeryRegistry
 from pangeo_forge_orchestrator.core.repair import DEFAULT_STUCK_AFTER_HOURS
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.logs import configure_logging
+from pangeo_forge_orchestrator.sandbox.commands import sandbox_app
+
+if TYPE_CHECKING:
+    from pangeo_forge_orchestrator.sandbox.mode import Sandbox
 from pangeo_forge_orchestrator.settings import Settings
 
 app = typer.Typer(
@@ -29,6 +34,7 @@ app = typer.Typer(
 )
 api_keys_app = typer.Typer(help="Admin API keys for the write routes.", no_args_is_help=True)
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(sandbox_app, name="sandbox")
 
 log = logging.getLogger("pangeo_forge_orchestrator.cli")
 
@@ -93,21 +99,41 @@ def _install_stop_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+async def _start_when_listening(server: uvicorn.Server, simulated: Sandbox) -> None:
+    """Start the simulator's webhooks once the server accepts them, as GitHub would find it."""
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(0.05)
+    simulated.start()
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     no_worker: bool = typer.Option(False, "--no-worker", help="Serve HTTP only (Procfile web)."),
+    sandbox: bool | None = typer.Option(
+        None,
+        "--sandbox/--no-sandbox",
+        help="Run a simulated GitHub in this process "
+        "[default: when no GitHub App is configured and HOST is a loopback address].",
+    ),
 ) -> None:
     """Serve the web app; unless --no-worker, run a worker in the same process."""
     from pangeo_forge_orchestrator.app import create_app
+    from pangeo_forge_orchestrator.sandbox import mode as sandbox_mode
     from pangeo_forge_orchestrator.worker import Worker
 
     settings = load_settings()
     bakeries = load_bakeries_or_exit(settings)
+    simulated = None
+    if sandbox_mode.wanted(settings, host=host, requested=sandbox):
+        simulated = sandbox_mode.start_sandbox(settings, host=host, port=port)
+        settings = simulated.settings
     with open_database(settings) as database:
         sync_bakery_rows(database, bakeries)
         web = create_app(settings, database=database)
+        if simulated is not None:
+            simulated.mount(web)
         # Move everything built at start-up out of the collector's reach: full collections over
         # those ~150k objects paused every request for 108-135 ms (docs/benchmarks.md).
         gc.collect()
@@ -122,6 +148,8 @@ def serve(
             _install_stop_handlers(stop)
             tasks = [asyncio.create_task(server.serve())]
             job_worker = None
+            if simulated is not None:
+                tasks.append(asyncio.create_task(_start_when_listening(server, simulated)))
             if not no_worker:
                 job_worker = Worker(settings=settings, database=database)
                 tasks.append(asyncio.create_task(job_worker.run()))
@@ -130,8 +158,12 @@ def serve(
             if job_worker is not None:
                 job_worker.request_stop()
             await asyncio.gather(*tasks)
+            if simulated is not None:
+                simulated.stop()
 
         log.info("serving", extra={"url": f"http://{host}:{port}", "worker": not no_worker})
+        if simulated is not None:
+            typer.echo(simulated.banner(), err=True)
         asyncio.run(main())
 
 
@@ -151,6 +183,23 @@ def worker() -> None:
             await job_worker.run()
 
         asyncio.run(main())
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(8000, help="Where the demo's service listens (127.0.0.1)."),
+) -> None:
+    """Run the whole story on this machine: a simulated GitHub, a real local bake.
+
+    Exits 0 only if every step did what it should; the data stays under PFO_DATA_DIR.
+    """
+    import sys
+
+    from pangeo_forge_orchestrator.sandbox.demo import run_demo
+
+    settings = load_settings()
+    if not run_demo(settings, port=port, out=sys.stdout):
+        raise typer.Exit(1)
 
 
 @app.command()

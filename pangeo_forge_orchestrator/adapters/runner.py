@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pangeo_forge_orchestrator.adapters.checkout import runner_source
 from pangeo_forge_orchestrator.core.runner_args import child_env, expand_meta_argv
 from pangeo_forge_orchestrator.core.runner_events import (
     Completed,
@@ -281,9 +282,12 @@ async def expand_meta(
     expand-meta imports the recipe module, i.e. runs the repository's code: its environment is
     the allow-list of core.runner_args only (environ is the caller's, e.g. os.environ).
     """
-    argv = expand_meta_argv(command, repo_url=repo_url, ref=ref, feedstock_subdir=feedstock_subdir)
-    process = await start_runner(argv, env=child_env(environ), timeout=timeout)
-    result = await process.wait()
+    async with runner_source(repo_url, ref) as source:  # CheckoutError is an OSError
+        argv = expand_meta_argv(
+            command, repo_url=source, ref=ref, feedstock_subdir=feedstock_subdir
+        )
+        process = await start_runner(argv, env=child_env(environ), timeout=timeout)
+        result = await process.wait()
     completed = result.last(Completed)
     if result.returncode == 0 and completed is not None and not result.timed_out:
         return completed.meta

@@ -138,6 +138,9 @@ class BakeStatus:
     state: BakeState
     message: str | None = None
     failure_detail: str | None = None  # a traceback or the output's tail, shown behind /logs
+    # Where the dataset is, when the bakery could see it (the local bakery looks in the target
+    # root for the store the recipe named); else the run's public URL is used.
+    dataset_url: str | None = None
 
 
 def process_outcome(

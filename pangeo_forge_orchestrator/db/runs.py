@@ -257,14 +257,14 @@ def installation_of(session: Session, full_name: str) -> int | None:
 def pull_request_head_before(
     session: Session, *, repository: str, pr_number: int, before: datetime
 ) -> str | None:
-    """The PR's head sha in the last pull_request delivery we received up to `before`."""
+    """The PR's head sha in the last pull_request delivery we received before `before`."""
     payload = DELIVERIES.c.payload
     found: str | None = session.execute(
         sa.select(payload["pull_request"]["head"]["sha"].astext)
         .where(DELIVERIES.c.event == "pull_request")
         .where(DELIVERIES.c.repository == repository)
         .where(payload["pull_request"]["number"].astext == str(pr_number))
-        .where(DELIVERIES.c.received_at <= before)
+        .where(DELIVERIES.c.received_at < before)
         .order_by(DELIVERIES.c.received_at.desc(), DELIVERIES.c.id.desc())
         .limit(1)
     ).scalar_one_or_none()

@@ -46,7 +46,7 @@ from pangeo_forge_orchestrator.jobs.effects import Applier
 from pangeo_forge_orchestrator.jobs.github_reads import (
     changed_paths,
     get_pull,
-    repo_html_url,
+    repo_clone_url,
 )
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
 from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure, job_handler
@@ -215,11 +215,11 @@ async def _bake_source(
     url: str | None = None
     if run.is_test and run.pr_number is not None:
         pull = await get_pull(gh, repo, run.pr_number)
-        url = repo_html_url(pull.get("head", {}).get("repo")) or repo_html_url(
+        url = repo_clone_url(pull.get("head", {}).get("repo")) or repo_clone_url(
             pull.get("base", {}).get("repo")
         )
     if url is None:
-        url = repo_html_url(await gh.getitem(REPO, where))
+        url = repo_clone_url(await gh.getitem(REPO, where))
     if url is None:
         raise PermanentFailure(f"GitHub gave no web URL for {repo.full_name}")
     subdir: str | None = policy.feedstock_dir

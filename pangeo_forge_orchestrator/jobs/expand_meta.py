@@ -29,7 +29,7 @@ from pangeo_forge_orchestrator.jobs.github_reads import (
     changed_paths,
     get_pull,
     read_meta,
-    repo_html_url,
+    repo_clone_url,
 )
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
 from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure, job_handler
@@ -68,7 +68,7 @@ async def expand_recipes(ctx: JobContext, job: ClaimedJob) -> None:
         pull = await get_pull(gh, repo, pr_number) if isinstance(pr_number, int) else None
         # A merge commit lives in the repository itself; a PR's head maybe in a fork.
         head_repo = None if payload.get("for_production") else _source_url(pull)
-        repo_url = head_repo or repo_html_url(
+        repo_url = head_repo or repo_clone_url(
             await gh.getitem(REPO, {"owner": repo.owner, "repo": repo.name})
         )
     if not isinstance(meta, FeedstockMeta) or not meta.needs_expansion:
@@ -173,4 +173,4 @@ def _source_url(pull: Any) -> str | None:
     """The repository that holds the PR's head commit (a fork, maybe)."""
     if not isinstance(pull, dict):
         return None
-    return repo_html_url(pull.get("head", {}).get("repo"))
+    return repo_clone_url(pull.get("head", {}).get("repo"))

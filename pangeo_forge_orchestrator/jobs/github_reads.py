@@ -126,7 +126,13 @@ async def permission_of(
     return CollaboratorPermission.from_response(data)
 
 
-def repo_html_url(data: Any) -> str | None:
-    """A repository object's web URL (a clone URL for pangeo-forge-runner), if it has one."""
-    url = data.get("html_url") if isinstance(data, dict) else None
-    return url if isinstance(url, str) and url else None
+def repo_clone_url(data: Any) -> str | None:
+    """Where pangeo-forge-runner fetches a repository object from: its clone URL, else its web
+    URL (the original service used html_url, which git clones as well)."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("clone_url", "html_url"):
+        url = data.get(key)
+        if isinstance(url, str) and url:
+            return url
+    return None

@@ -139,6 +139,7 @@ def completion_payload(recipe_run_id: int, status: BakeStatus) -> dict[str, Any]
         "state": status.state.value,
         "message": status.message,
         "failure_detail": status.failure_detail,
+        "dataset_public_url": status.dataset_url,
     }
 
 

@@ -9,6 +9,8 @@ asked for a new `/run` instead.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pangeo_forge_orchestrator.adapters.github import GitHubClient
 from pangeo_forge_orchestrator.core.commands import (
     ALL,
@@ -73,6 +75,8 @@ comment, so I cannot tell which commit your command approved. Nothing was starte
 the pull request) so that I learn its head."""
 DECLINED_HEAD_MOVED = "/run declined: the head moved after the comment"
 
+GITHUB_CLOCK_RESOLUTION = timedelta(seconds=1)
+
 routes = EventRoutes("issue_comment")
 
 
@@ -100,9 +104,14 @@ async def answer_command(ctx: HandlerContext, event: PullRequestComment) -> Outc
         login=event.login, kind=event.kind, permission=permission, allowed=policy.run_permissions
     )
     if isinstance(command, RunCommand) and isinstance(verdict, Allowed):
+        # GitHub stamps comments in whole seconds: one made at 10:00:00.9 says 10:00:00, so a
+        # push we received at 10:00:00.5 came before it. Count the whole second as "before".
         seen = await job.in_session(
             lambda s: db_runs.pull_request_head_before(
-                s, repository=repo.full_name, pr_number=number, before=event.created_at
+                s,
+                repository=repo.full_name,
+                pr_number=number,
+                before=event.created_at + GITHUB_CLOCK_RESOLUTION,
             )
         )
         if seen != head:

@@ -357,3 +357,18 @@ async def test_aclose_leaves_no_bake_behind(fake_runner: FakeRunner, tmp_path: P
     assert (await bakery.status(running)).state is BakeState.CANCELLED
     assert (await bakery.status(waiting)).state is BakeState.CANCELLED
     assert await gone(fake_runner.calls()[0]["pid"])
+
+
+def test_the_store_is_the_one_zarr_folder_under_the_target_root(tmp_path: Path):
+    from pangeo_forge_orchestrator.adapters.bakeries.local import find_store
+
+    assert find_store(tmp_path / "missing") is None
+    assert find_store(tmp_path) is None  # empty
+    (tmp_path / "scratch").mkdir()
+    assert find_store(tmp_path) is None  # a folder, but no store in it
+    (tmp_path / "tiny.zarr").mkdir()
+    (tmp_path / "tiny.zarr" / ".zgroup").write_text("{}")
+    assert find_store(tmp_path) == "tiny.zarr"
+    (tmp_path / "other.zarr").mkdir()
+    (tmp_path / "other.zarr" / "zarr.json").write_text("{}")
+    assert find_store(tmp_path) is None  # two stores: which one is the dataset is unknown

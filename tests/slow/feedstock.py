@@ -19,7 +19,12 @@ from pangeo_forge_orchestrator.adapters.runner import RunnerResult
 from pangeo_forge_orchestrator.core.bakeries import default_registry
 from pangeo_forge_orchestrator.core.bakes import BakeRequest, BakeStatus, plan_bake
 from pangeo_forge_orchestrator.core.vocabulary import DatasetType
-from tests.slow.netcdf3 import Variable, write_netcdf3
+from pangeo_forge_orchestrator.sandbox.tiny_recipe import (
+    RECIPE_ID,
+    STORE_NAME,
+    tiny_recipe,
+    write_inputs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNNER = REPO_ROOT / ".tools" / "runner" / "bin" / "pangeo-forge-runner"
@@ -28,68 +33,7 @@ RUNNER_MISSING = (
     f"pangeo-forge-runner is not installed at {RUNNER} "
     "(`make .tools/runner/bin/pangeo-forge-runner`, which `make test` does first)"
 )
-RECIPE_ID = "tiny"
-STORE_NAME = "tiny.zarr"
-DAYS = ("2020-01-01", "2020-01-02")
-LAT, LON = 4, 5
 BAKE_TIMEOUT_SECONDS = 1200
-
-# The pins checked on this machine (issue 5), with two findings of our own:
-# - apache-beam is pinned below the release whose DirectRunner tries Prism first: Prism
-#   downloads a binary from GitHub and re-stages requirements with pip, a minute lost;
-# - the inputs are NetCDF classic (read by scipy), which the test writes without libraries.
-REQUIREMENTS = """\
-pangeo-forge-recipes==0.10.8
-zarr==2.18.3
-numcodecs<0.16
-xarray==2024.7.0
-numpy<2.1
-pandas<2.3
-apache-beam==2.65.0
-scipy
-"""
-
-META = f"""\
-title: Tiny temperature
-description: Two days of a {LAT}x{LON} grid, written by the test
-recipes:
-  - id: {RECIPE_ID}
-    object: "recipe:recipe"
-provenance:
-  providers:
-    - name: The test suite
-      roles: [producer, licensor]
-  license: CC-BY-4.0
-maintainers:
-  - name: Test
-    github: test
-bakery:
-  id: local
-"""
-
-RECIPE = """\
-import apache_beam as beam
-import pandas as pd
-from pangeo_forge_recipes.patterns import ConcatDim, FilePattern
-from pangeo_forge_recipes.transforms import OpenURLWithFSSpec, OpenWithXarray, StoreToZarr
-
-INPUTS = {inputs!r}
-dates = pd.date_range("{first}", periods={count}, freq="D")
-
-
-def make_url(time):
-    return f"file://{{INPUTS}}/temperature-{{time:%Y-%m-%d}}.nc"
-
-
-pattern = FilePattern(make_url, ConcatDim("time", dates, nitems_per_file=1), file_type="netcdf3")
-
-recipe = (
-    beam.Create(pattern.items())
-    | OpenURLWithFSSpec()
-    | OpenWithXarray(file_type=pattern.file_type)
-    | StoreToZarr(store_name="{store}", combine_dims=pattern.combine_dim_keys)
-)
-"""
 
 READ_STORE = """\
 import json, sys
@@ -109,38 +53,14 @@ class Feedstock:
     sha: str
 
 
-def write_inputs(directory: Path) -> None:
-    """Two daily files; every value of day i is i, so the store's content is checkable."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for day_index, day in enumerate(DAYS):
-        write_netcdf3(
-            directory / f"temperature-{day}.nc",
-            dimensions={"time": 1, "lat": LAT, "lon": LON},
-            variables={
-                "time": Variable(["time"], [float(day_index)], {"units": f"days since {DAYS[0]}"}),
-                "lat": Variable(
-                    ["lat"], [float(i) for i in range(LAT)], {"units": "degrees_north"}
-                ),
-                "lon": Variable(["lon"], [float(i) for i in range(LON)], {"units": "degrees_east"}),
-                "temperature": Variable(
-                    ["time", "lat", "lon"], [float(day_index)] * (LAT * LON), {"units": "K"}
-                ),
-            },
-            attributes={"title": "tiny test input"},
-        )
-
-
 def make_feedstock(root: Path) -> Feedstock:
     """Write the inputs and a feedstock repository under root, committed with git."""
     inputs = root / "inputs"
     write_inputs(inputs)
     repo = root / "tiny-feedstock"
     (repo / "feedstock").mkdir(parents=True)
-    (repo / "feedstock" / "meta.yaml").write_text(META)
-    (repo / "feedstock" / "requirements.txt").write_text(REQUIREMENTS)
-    (repo / "feedstock" / "recipe.py").write_text(
-        RECIPE.format(inputs=str(inputs), first=DAYS[0], count=len(DAYS), store=STORE_NAME)
-    )
+    for path, data in tiny_recipe(inputs).files("feedstock").items():
+        (repo / path).write_bytes(data)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-C", str(repo)]
     subprocess.run([*git, "init", "--quiet"], check=True)
     subprocess.run([*git, "add", "."], check=True)

@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 
 from pangeo_forge_orchestrator.core.bakes import BakeState
+from pangeo_forge_orchestrator.sandbox.tiny_recipe import DAYS, LAT, LON
 from tests.slow.feedstock import (
     BAKE_TIMEOUT_SECONDS,
-    DAYS,
     ENV_CACHE,
-    LAT,
-    LON,
     RUNNER,
     RUNNER_MISSING,
     bake_feedstock,
@@ -43,6 +41,8 @@ async def test_a_tiny_feedstock_bakes_into_a_zarr_store(tmp_path: Path):
     )
     assert bake.request.public_url == Path(bake.request.target_root).as_uri()
     assert bake.store.is_dir()
+    # The run's dataset is the store the recipe named, not the folder it was written in.
+    assert bake.status.dataset_url == f"{bake.request.public_url}/{bake.store.name}"
     python = bake.cached_environment
     assert python is not None, "the bake did not go through the environment cache"
     assert read_store(python / "bin" / "python", bake.store) == {

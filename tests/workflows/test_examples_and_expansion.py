@@ -107,7 +107,7 @@ async def test_dict_object_recipes_are_listed_by_expand_meta_without_secrets(
 
     assert ran == [("handle_delivery", "succeeded"), ("expand_meta", "succeeded")]
     (call,) = harness.runner.calls()
-    assert call["argv"][:2] == ["expand-meta", f"--repo=https://github.com/{FEEDSTOCK}"]
+    assert call["argv"][:2] == ["expand-meta", f"--repo=https://github.com/{FEEDSTOCK}.git"]
     assert f"--ref={HEAD_SHA}" in call["argv"]
     leaked = set(SERVICE_ENVIRON) - {"LANG"}
     assert not leaked & set(call["env"]), "expand-meta ran next to the service's secrets"

@@ -85,7 +85,7 @@ async def test_run_by_a_maintainer_runs_the_recipe_and_reports_success(harness: 
     assert "--prune" in bake["argv"]
     assert f"--ref={HEAD_SHA}" in bake["argv"]
     assert "--Bake.recipe_id=ok" in bake["argv"]
-    assert f"--repo=https://github.com/{FEEDSTOCK}" in bake["argv"]
+    assert f"--repo=https://github.com/{FEEDSTOCK}.git" in bake["argv"]
     assert not any(name.startswith("PFO_") for name in bake["env"])
     run_check = next(c for c in repo.check_runs.values() if c["name"] == "Recipe run: ok")
     assert (run_check["status"], run_check["conclusion"]) == ("completed", "success")

@@ -12,9 +12,11 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from pangeo_forge_orchestrator.adapters.bakeries.base import CompletionHook
+from pangeo_forge_orchestrator.adapters.checkout import CheckoutError, runner_source
 from pangeo_forge_orchestrator.adapters.runner import (
     Observed,
     RunnerProcess,
@@ -37,6 +39,7 @@ from pangeo_forge_orchestrator.core.runner_args import bake_argv, bake_config, b
 log = logging.getLogger(__name__)
 
 COULD_NOT_START = "The runner could not be started: {error}"
+COULD_NOT_FETCH = "The recipe's repository could not be checked out: {error}"
 MAX_FINISHED = 1000  # finished bakes remembered for status(); older ones become UNKNOWN
 
 
@@ -158,6 +161,13 @@ class LocalBakery:
     async def _bake(self, bake: _Bake) -> BakeStatus:
         request = bake.request
         try:
+            async with runner_source(request.repo_url, request.ref) as source:
+                return await self._bake_from(bake, replace(request, repo_url=source))
+        except CheckoutError as error:
+            return BakeStatus(state=BakeState.FAILED, message=COULD_NOT_FETCH.format(error=error))
+
+    async def _bake_from(self, bake: _Bake, request: BakeRequest) -> BakeStatus:
+        try:
             config_path = write_config_file(bake_config(self.config, request))
             argv = bake_argv(self._command, request=request, config_path=str(config_path))
             bake.process = await start_runner(
@@ -173,7 +183,7 @@ class LocalBakery:
         if bake.cancel_requested:
             await bake.process.cancel()
         result = bake.result = await bake.process.wait()
-        return process_outcome(
+        status = process_outcome(
             returncode=result.returncode,
             events=result.status_events,
             timed_out=result.timed_out,
@@ -181,6 +191,11 @@ class LocalBakery:
             max_run_seconds=self.config.max_run_seconds,
             output_tail=result.output,
         )
+        if status.state is BakeState.SUCCEEDED:
+            store = find_store(Path(request.target_root))
+            if store is not None:
+                status = replace(status, dataset_url=f"{request.public_url.rstrip('/')}/{store}")
+        return status
 
     def _observer(self, handle: BakeHandle) -> Callable[[Observed], None] | None:
         hook = self._on_event
@@ -201,3 +216,18 @@ class LocalBakery:
                 await self._on_complete(bake.handle, status)
             except Exception:
                 log.exception("completion hook failed", extra={"run": bake.handle.recipe_run_id})
+
+
+def find_store(target_root: Path) -> str | None:
+    """The name of the one dataset store the recipe wrote under TARGET_ROOT, if there is one.
+
+    pangeo-forge-recipes 0.10 writes `target_root/<store_name>`, a name only the recipe knows:
+    a Zarr store is the folder holding `.zgroup`, `.zmetadata` or `zarr.json`.
+    """
+    try:
+        children = [c for c in target_root.iterdir() if c.is_dir()]
+    except OSError:
+        return None
+    markers = (".zgroup", ".zmetadata", "zarr.json")
+    stores = [c.name for c in children if any((c / m).exists() for m in markers)]
+    return stores[0] if len(stores) == 1 else None
