@@ -151,7 +151,7 @@ def start_sandbox(settings: Settings, *, host: str, port: int) -> Sandbox:
     made = load_or_make_secrets(root)
     # A wildcard bind is reached through loopback; the service calls itself at this address.
     local = "127.0.0.1" if host in ("0.0.0.0", "localhost", "::") else host  # noqa: S104
-    base_url = f"http://{local}:{port}"
+    base_url = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
     urls = objects.Urls(api=base_url + API_PREFIX, web=base_url + WEB_PREFIX)
     key = serialization.load_pem_private_key(made.private_key_pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
