@@ -28,7 +28,13 @@ class Transcript:
 
     def detail(self, text: str) -> None:
         for line in text.splitlines() or [""]:
-            for piece in textwrap.wrap(line, WIDTH, subsequent_indent="  ") or [""]:
+            for piece in textwrap.wrap(
+                line,
+                WIDTH,
+                subsequent_indent="  ",
+                break_long_words=False,  # URLs and paths stay whole, to copy and click
+                break_on_hyphens=False,
+            ) or [""]:
                 self.say(f"      {piece}")
 
     def link(self, label: str, url: str) -> None:
