@@ -3,13 +3,15 @@
 `submit` runs `bake` to its end: the runner builds the pipeline, submits it and exits, printing
 a `submitted` line with the Dataflow job's id and name. Completion comes later, by callback
 (POST /bakery/callbacks/), with `status()` over the Dataflow jobs API as the reconciliation
-poller's safety net. That API sits behind the DataflowJobs protocol: tests give a fake; no
-Google client is bundled, so without one `status`/`cancel` raise DataflowNotConfiguredError.
+poller's safety net. That API sits behind the DataflowJobs protocol: GoogleDataflowJobs
+(dataflow_api.py) when the run's profile has a service-account key, a fake in tests; without
+one `status`/`cancel` raise DataflowNotConfiguredError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from pangeo_forge_orchestrator.adapters.bakeries.base import BakeSubmitError
@@ -38,6 +40,39 @@ DEFAULT_REGION = "us-central1"  # DataflowBakery.region's default in pangeo-forg
 
 class DataflowNotConfiguredError(RuntimeError):
     pass
+
+
+class DataflowApiError(RuntimeError):
+    """The Dataflow jobs API refused a call; `status` is its HTTP status (0: no response)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DataflowJobNotFoundError(DataflowApiError):
+    """No such job in that project and region (HTTP 404)."""
+
+
+class DataflowPermissionError(DataflowApiError):
+    """The service account lacks the permission (HTTP 403)."""
+
+
+class DataflowAuthError(DataflowApiError):
+    """The service-account key is unusable, or Google refused to exchange it for a token."""
+
+
+class DataflowUnavailableError(DataflowApiError):
+    """Rate-limited (429), failing (5xx) or unreachable: the same call may work later.
+
+    `retry_after` is Google's hint when it gave one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
 
 
 class DataflowJobs(Protocol):
@@ -71,6 +106,7 @@ class DataflowBakery:
         environ: Mapping[str, str],
         redact: Callable[[str], str],
         jobs: DataflowJobs | None = None,
+        test_jobs: DataflowJobs | None = None,
     ) -> None:
         if config.kind is not BakeryKind.DATAFLOW:
             raise ValueError(f"bakery {config.name} is {config.kind}, not dataflow")
@@ -79,6 +115,8 @@ class DataflowBakery:
         self._environ = dict(environ)
         self._redact = redact
         self._jobs: DataflowJobs = jobs or UnconfiguredDataflowJobs()
+        # Test runs' jobs live where the test profile submitted them, maybe as another account.
+        self._test_jobs: DataflowJobs = test_jobs or self._jobs
 
     @property
     def command(self) -> list[str]:
@@ -127,7 +165,7 @@ class DataflowBakery:
         if handle.job_id is None:
             return BakeStatus(state=BakeState.UNKNOWN, message="no Dataflow job id recorded")
         project_id, region = self._location(handle)
-        state = await self._jobs.get_state(
+        state = await self._jobs_for(handle).get_state(
             project_id=project_id, region=region, job_id=handle.job_id
         )
         return dataflow_status(state)
@@ -136,7 +174,12 @@ class DataflowBakery:
         if handle.job_id is None:
             return
         project_id, region = self._location(handle)
-        await self._jobs.cancel(project_id=project_id, region=region, job_id=handle.job_id)
+        await self._jobs_for(handle).cancel(
+            project_id=project_id, region=region, job_id=handle.job_id
+        )
+
+    def _jobs_for(self, handle: BakeHandle) -> DataflowJobs:
+        return self._test_jobs if handle.is_test else self._jobs
 
     def _location(self, handle: BakeHandle) -> tuple[str, str]:
         """The project and region the run's profile submitted to."""

@@ -17,11 +17,17 @@ from pangeo_forge_orchestrator.adapters.bakeries.base import (
     CompletionHook,
     runner_command,
 )
-from pangeo_forge_orchestrator.adapters.bakeries.dataflow import DataflowBakery, DataflowJobs
+from pangeo_forge_orchestrator.adapters.bakeries.dataflow import (
+    DataflowBakery,
+    DataflowJobs,
+    UnconfiguredDataflowJobs,
+)
+from pangeo_forge_orchestrator.adapters.bakeries.dataflow_api import google_dataflow_jobs
 from pangeo_forge_orchestrator.adapters.bakeries.flink import FlinkBakery
 from pangeo_forge_orchestrator.adapters.bakeries.local import LocalBakery
 from pangeo_forge_orchestrator.core.bakeries import (
     BakeriesConfigError,
+    BakeryConfig,
     BakeryRegistry,
     default_registry,
     parse_bakeries,
@@ -77,7 +83,11 @@ def build_bakeries(
     dataflow_jobs: DataflowJobs | None = None,
     on_complete: CompletionHook | None = None,
 ) -> dict[str, Bakery]:
-    """Return one adapter per configured bakery, by name."""
+    """Return one adapter per configured bakery, by name.
+
+    A dataflow bakery follows its jobs with `dataflow_jobs` when given (tests), else with a
+    GoogleDataflowJobs per profile whose `env` names a GOOGLE_APPLICATION_CREDENTIALS key.
+    """
     env_cache_dir = data_dir.absolute() / ENV_CACHE_DIRNAME
     bakeries: dict[str, Bakery] = {}
     for config in registry:
@@ -107,6 +117,14 @@ def build_bakeries(
                     runner_command=command,
                     environ=environ,
                     redact=registry.redact,
-                    jobs=dataflow_jobs,
+                    jobs=dataflow_jobs or google_dataflow_jobs(config.production),
+                    test_jobs=dataflow_jobs or _test_jobs(config),
                 )
     return bakeries
+
+
+def _test_jobs(config: BakeryConfig) -> DataflowJobs | None:
+    """The test profile's own client: a test profile never borrows production's key."""
+    if config.test is None:
+        return None  # test runs use the production profile, and its client
+    return google_dataflow_jobs(config.test) or UnconfiguredDataflowJobs()
