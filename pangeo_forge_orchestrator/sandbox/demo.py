@@ -11,20 +11,34 @@ Everything stays under PFO_DATA_DIR, to browse afterwards with `make run`.
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
-from pangeo_forge_orchestrator.adapters.bakeries.registry import ENV_CACHE_DIRNAME
 from pangeo_forge_orchestrator.sandbox.client import (
     PullRef,
     SandboxClient,
     SandboxError,
     staged_recipes,
     wait_for,
+)
+from pangeo_forge_orchestrator.sandbox.demo_support import (
+    DatasetUnreadable,
+    open_with_xarray,
+    port_is_free,
+    runner_available,
+)
+from pangeo_forge_orchestrator.sandbox.demo_texts import (
+    DATASET_WHY,
+    DONE,
+    MAINTAINER_WHY,
+    MERGE_WHY,
+    OUTSIDER_WHY,
+    PORT_BUSY,
+    PRODUCTION_WHY,
+    PROPOSE_WHY,
+    RESULT_WHY,
+    RUNNER_MISSING,
+    START_WHY,
 )
 from pangeo_forge_orchestrator.sandbox.mode import (
     CONTRIBUTOR,
@@ -53,20 +67,6 @@ class Story:
     test_run: dict[str, Any] = field(default_factory=dict)
     feedstock: dict[str, Any] = field(default_factory=dict)
     production_run: dict[str, Any] = field(default_factory=dict)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def runner_available(command: str) -> bool:
-    first = command.split()[0] if command.split() else command
-    return shutil.which(first) is not None or Path(first).is_file()
 
 
 def run_demo(settings: Settings, *, port: int, out: TextIO) -> bool:
@@ -375,38 +375,13 @@ def _dataset_listed(
         for dataset in datasets:
             say.detail(f"{dataset.get('recipe_id')}: {dataset.get('dataset_public_url')}")
         url = str(datasets[0].get("dataset_public_url") or "")
-        opened = open_with_xarray(settings.data_dir, url)
+        try:
+            opened = open_with_xarray(settings.data_dir, url)
+        except DatasetUnreadable as error:
+            raise StepFailed(str(error)) from None
         if opened is not None:
             say.detail("opened with xarray:\n" + opened)
         say.link("datasets", f"{client.base_url}/feedstocks/{feedstock_id}/datasets")
-
-
-def open_with_xarray(data_dir: Path, url: str) -> str | None:
-    """Open the store with the bake environment's xarray: its sizes and daily means, or None
-    when no environment is at hand (the bakery may not cache them)."""
-    pythons = sorted((data_dir / ENV_CACHE_DIRNAME).glob("*/bin/python"))
-    if not pythons or not url.startswith("file://"):
-        return None
-    done = subprocess.run(  # noqa: S603 -- the bake's own interpreter, our own script
-        [str(pythons[0]), "-c", READ_STORE, url.removeprefix("file://")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise StepFailed(f"xarray could not open {url}: {done.stderr[-500:]}")
-    return done.stdout.strip()
-
-
-READ_STORE = """\
-import sys
-import xarray as xr
-ds = xr.open_dataset(sys.argv[1], engine="zarr", chunks={})
-sizes = ", ".join(f"{k}={v}" for k, v in ds.sizes.items())
-print(f"dimensions {sizes}; variables {', '.join(ds.data_vars)}")
-print("daily means:", [round(float(v), 3) for v in ds.temperature.mean(["lat", "lon"]).values])
-"""
 
 
 def _free_name(client: SandboxClient) -> str:
@@ -427,33 +402,3 @@ def _must(pull: PullRef | None) -> PullRef:
     if pull is None:
         raise StepFailed("no pull request was opened")
     return pull
-
-
-RUNNER_MISSING = """\
-✗ pangeo-forge-runner is not available (PFO_RUNNER_COMMAND={command}).
-  `make demo` installs it into .tools/runner and runs the demo with it."""
-PORT_BUSY = """\
-✗ 127.0.0.1:{port} is taken (is `make run` running? stop it first, or pass --port)."""
-START_WHY = (
-    "A database, the web service and its worker, and a simulated GitHub in the same process."
-)
-PROPOSE_WHY = (
-    "A recipe is proposed like on pangeo-forge.org: a pull request adding recipes/<name>/\n"
-    "with meta.yaml (what and who), recipe.py (an Apache Beam pipeline) and requirements.txt."
-)
-OUTSIDER_WHY = "Running a recipe runs its code, so only people with write access may ask for it."
-MAINTAINER_WHY = (
-    "The service bakes the pull request's recipe with pangeo-forge-runner on the local\n"
-    "bakery (Apache Beam's DirectRunner), pruned to its first inputs, as a test."
-)
-RESULT_WHY = "The check run and a comment tell the author how it went, and how to open the data."
-MERGE_WHY = (
-    "Merging to staged-recipes creates the recipe's own repository, its feedstock, and\n"
-    "removes the recipe from staged-recipes."
-)
-PRODUCTION_WHY = "The feedstock's first merge starts a full (not pruned) run: a GitHub deployment."
-DATASET_WHY = "What pangeo-forge.org shows: the feedstock's datasets, with where to open them."
-DONE = """
-✓ The whole story passed in {seconds:.0f} s.
-Everything stays in {data_dir}; `make run` serves it again. Pages to visit:
-{story}"""

@@ -8,10 +8,15 @@ test can assert which templates were requested from the files alone.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
+# GitHub's answers and the settings a repository keeps: the simulator's, so the two fakes agree.
+from pangeo_forge_orchestrator.sandbox.routes.repos import (
+    NAME_TAKEN,
+    NOT_ACCESSIBLE,
+    SETTINGS,
+    initial_files,
+)
 from tests.fake_github.routes import (
     delete,
     get,
@@ -23,40 +28,12 @@ from tests.fake_github.routes import (
 from tests.fake_github.server import FakeGitHub
 from tests.fake_github.state import Call, FakeRepo
 
-NAME_TAKEN = "name already exists on this account"
-NOT_ACCESSIBLE = "Resource not accessible by integration"
-# Body fields GitHub keeps as repository settings and shows in the repository object.
-SETTINGS = (
-    "description",
-    "homepage",
-    "has_issues",
-    "has_projects",
-    "has_wiki",
-    "has_discussions",
-    "is_template",
-    "allow_squash_merge",
-    "allow_merge_commit",
-    "allow_rebase_merge",
-    "allow_auto_merge",
-    "delete_branch_on_merge",
-    "archived",
-)
-
 
 def installation_of(call: Call) -> int | None:
     """The installation whose token made CALL; None for the App's JWT."""
     if not call.identity.startswith("installation:"):
         return None
     return int(call.identity.removeprefix("installation:"))
-
-
-def initial_files(name: str, body: dict[str, Any]) -> dict[str, bytes]:
-    files = {"README.md": f"# {name}\n{body.get('description') or ''}\n".encode()}
-    if body.get("gitignore_template"):
-        files[".gitignore"] = f"# {body['gitignore_template']} .gitignore template\n".encode()
-    if body.get("license_template"):
-        files["LICENSE"] = f"{body['license_template']} license text\n".encode()
-    return files
 
 
 def create_repo(gh: FakeGitHub, call: Call, *, owner: str, installation_id: int) -> httpx.Response:
