@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pangeo_forge_orchestrator import __version__
 from pangeo_forge_orchestrator.api import (
     bakeries,
+    check_runs,
     deliveries,
     errors,
     feedstocks,
@@ -37,12 +38,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if database is not None:
             yield
+            await check_runs.close_github_app(app)
             return
         with database_url_for(settings) as url:
             app.state.database = Database.from_url(url)
             try:
                 yield
             finally:
+                await check_runs.close_github_app(app)
                 app.state.database.dispose()
 
     app = FastAPI(
@@ -68,4 +71,5 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(metrics.router)
     app.include_router(deliveries.admin)
     app.include_router(deliveries.public)
+    app.include_router(check_runs.router)
     return app
