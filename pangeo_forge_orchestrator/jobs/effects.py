@@ -42,6 +42,7 @@ from pangeo_forge_orchestrator.core.runs import Cancel, Transition, transition
 from pangeo_forge_orchestrator.db import runs as db_runs
 from pangeo_forge_orchestrator.db.bakeries import sync_bakeries
 from pangeo_forge_orchestrator.jobs import queue
+from pangeo_forge_orchestrator.jobs.cancel_bake import enqueue_cancel_bake
 from pangeo_forge_orchestrator.jobs.github_effects import apply_github_effect
 from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure
 from pangeo_forge_orchestrator.jobs.services import (
@@ -50,7 +51,6 @@ from pangeo_forge_orchestrator.jobs.services import (
     DISPATCH_RUN,
     EXPAND_META,
     BakeryServices,
-    bakery_services,
     links_of,
     rate_limits_as_retry,
 )
@@ -169,12 +169,8 @@ class Applier:
         return services if isinstance(services, BakeryServices) else None
 
     async def _cancel(self, effect: CancelRun) -> None:
-        """Complete the run `cancelled`, then stop its bake if one was submitted."""
-        stopped = await self.ctx.in_session(lambda s: cancel_run(s, effect))
-        if stopped is None:
-            return
-        handle, bakery = stopped
-        await bakery_services(self.ctx).adapter(bakery).cancel(handle)
+        """Complete the run `cancelled`; a `cancel_bake` job stops its bake, if submitted."""
+        await self.ctx.in_session(lambda s: cancel_run(s, effect))
 
 
 def queue_run(
@@ -257,7 +253,10 @@ def enqueue_dispatch(
 
 
 def cancel_run(session: Session, effect: CancelRun) -> tuple[BakeHandle, str] | None:
-    """Complete the run `cancelled`; the bake to stop (and its bakery) if it was submitted."""
+    """Complete the run `cancelled` and queue the stop of its bake, if it was submitted.
+
+    Returns the bake to stop (and its bakery), or None.
+    """
     found = db_runs.lock_run(session, effect.run_id)
     if found is None:
         return None
@@ -277,6 +276,8 @@ def cancel_run(session: Session, effect: CancelRun) -> tuple[BakeHandle, str] | 
         job_name=job_name,
         job_id=job_id,
     )
+    # Stopped by its own job (outbox): retried on its own if the bakery cannot be reached.
+    enqueue_cancel_bake(session, handle)
     return handle, run.bakery
 
 

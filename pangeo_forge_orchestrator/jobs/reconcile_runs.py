@@ -1,8 +1,11 @@
 """Periodic job `reconcile_runs`: settle runs that no bakery report will ever settle.
 
-Decisions are core.reconcile's; this job gathers the facts (the database, and what the local
-bakery in this process knows of its bakes) and carries the actions out through the usual job
-kinds: `complete_run` (timed_out, failed) and `dispatch_run`.
+Decisions are core.reconcile's; this job gathers the facts (the database, what the local
+bakery in this process knows of its bakes, what Dataflow's jobs API says of a remote job) and
+carries the actions out through the usual job kinds: `complete_run` (timed_out, failed, or the
+state Dataflow reports, exactly as a callback would have queued it), `cancel_bake` and
+`dispatch_run`. A bakery that cannot be asked (no key, refused, down) leaves its run as it is
+until the next pass, or its timeout; it never stops the other runs' reconciliation.
 """
 
 from __future__ import annotations
@@ -11,26 +14,32 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pangeo_forge_orchestrator.adapters.bakeries.dataflow import (
+    DataflowApiError,
+    DataflowNotConfiguredError,
+)
 from pangeo_forge_orchestrator.core.bakeries import DEFAULT_MAX_RUN_SECONDS
-from pangeo_forge_orchestrator.core.bakes import BakeHandle
+from pangeo_forge_orchestrator.core.bakes import BakeHandle, BakeState, BakeStatus
 from pangeo_forge_orchestrator.core.reconcile import (
     Action,
     MarkLost,
     Redispatch,
     RunFacts,
+    Settle,
     TimeOut,
     needs_bake_state,
     reconcile_all,
 )
 from pangeo_forge_orchestrator.core.service_effects import DispatchRun
-from pangeo_forge_orchestrator.core.vocabulary import BakeryKind, RunStatus
+from pangeo_forge_orchestrator.core.vocabulary import RunStatus
 from pangeo_forge_orchestrator.db.tables import Bakery, Job, RecipeRun
 from pangeo_forge_orchestrator.jobs import queue
+from pangeo_forge_orchestrator.jobs.cancel_bake import enqueue_cancel_bake
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
 from pangeo_forge_orchestrator.jobs.registry import JobContext, job_handler
 from pangeo_forge_orchestrator.jobs.services import (
@@ -38,6 +47,7 @@ from pangeo_forge_orchestrator.jobs.services import (
     COMPLETE_RUN,
     DISPATCH_RUN,
     BakeryServices,
+    completion_payload,
 )
 
 log = logging.getLogger(__name__)
@@ -52,11 +62,12 @@ JOBS = Job.__table__  # type: ignore[attr-defined]
 class _Row:
     facts: RunFacts
     handle: BakeHandle
+    submitted: bool  # the bakery accepted the bake (its job name is recorded)
 
 
 @job_handler(RECONCILE_RUNS, every=timedelta(minutes=5))
 async def reconcile_runs(ctx: JobContext, job: ClaimedJob) -> None:
-    """Time out, fail or re-dispatch the runs that would otherwise stay unfinished."""
+    """Time out, settle, fail or re-dispatch the runs that would otherwise stay unfinished."""
     bakeries = ctx.services.get(BAKERIES_SERVICE)
     services = bakeries if isinstance(bakeries, BakeryServices) else None
     rows = await ctx.in_session(lambda s: _unfinished_runs(s, services))
@@ -65,12 +76,12 @@ async def reconcile_runs(ctx: JobContext, job: ClaimedJob) -> None:
     actions = reconcile_all(facts, now=now)
     if not actions:
         return
-    await ctx.in_session(lambda s: _enqueue(s, actions))
-    handles = {row.facts.run_id: row.handle for row in rows}
+    # A timed-out bake may still be running somewhere: a job of its own stops it.
+    timed_out = {action.run_id for action in actions if isinstance(action, TimeOut)}
+    to_stop = [row.handle for row in rows if row.submitted and row.facts.run_id in timed_out]
+    await ctx.in_session(lambda s: _enqueue(s, actions, to_stop))
     for action in actions:
         log.info("run reconciled", extra={"run": action.run_id, "action": type(action).__name__})
-        if isinstance(action, TimeOut) and services is not None:
-            await _cancel(services, handles[action.run_id])
 
 
 def _unfinished_runs(session: Session, services: BakeryServices | None) -> list[_Row]:
@@ -136,30 +147,50 @@ def _row(row: Any, services: BakeryServices | None) -> _Row:
         job_name=row.bakery_job_name or "",
         job_id=row.bakery_job_id,
     )
-    return _Row(facts=facts, handle=handle)
+    return _Row(facts=facts, handle=handle, submitted=row.bakery_job_name is not None)
 
 
 async def _with_bake_state(
     row: _Row, services: BakeryServices | None, *, now: datetime
 ) -> RunFacts:
-    """The facts, with the local bakery's word on the bake when it is needed."""
+    """The facts, with the bakery's word on the bake when it is needed.
+
+    A remote bakery that cannot answer leaves the run "not asked": one log line, no secrets.
+    """
     facts = row.facts
     if services is None or not needs_bake_state(facts, now=now):
         return facts
     adapter = services.adapters.get(row.handle.bakery)
-    if adapter is None or facts.bakery_kind is not BakeryKind.LOCAL:
+    if adapter is None:
         return facts
-    status = await adapter.status(row.handle)
-    return dataclasses.replace(facts, bake_state=status.state)
+    try:
+        status = await adapter.status(row.handle)
+    except (DataflowNotConfiguredError, DataflowApiError) as error:
+        # A bakery without a jobs client relies on callbacks by choice: not worth a warning.
+        level = logging.INFO if isinstance(error, DataflowNotConfiguredError) else logging.WARNING
+        log.log(
+            level,
+            "could not ask the bakery how a run is doing",
+            extra={
+                "run": facts.run_id,
+                "bakery": row.handle.bakery,
+                "error": type(error).__name__,
+                "detail": services.registry.redact(str(error)),
+            },
+        )
+        return facts
+    return dataclasses.replace(facts, bake_state=status.state, bake_message=status.message)
 
 
-def _enqueue(session: Session, actions: list[Action]) -> None:
+def _enqueue(session: Session, actions: list[Action], to_stop: list[BakeHandle]) -> None:
     for action in actions:
         match action:
             case TimeOut(run_id=run_id, message=message):
-                _complete(session, run_id, "timed_out", message)
+                _complete(session, run_id, BakeStatus(state=BakeState.TIMED_OUT, message=message))
+            case Settle(run_id=run_id, state=state, message=message):
+                _complete(session, run_id, BakeStatus(state=state, message=message))
             case MarkLost(run_id=run_id, message=message):
-                _complete(session, run_id, "failed", message)
+                _complete(session, run_id, BakeStatus(state=BakeState.FAILED, message=message))
             case Redispatch(run_id=run_id):
                 queue.enqueue(
                     session,
@@ -167,23 +198,22 @@ def _enqueue(session: Session, actions: list[Action]) -> None:
                     payload={"recipe_run_id": run_id, "installation_id": None, "comment_id": None},
                     dedupe_key=DispatchRun(run_id=run_id, requested_by="").dedupe_key,
                 )
+            case _:
+                assert_never(action)
+
+    for handle in to_stop:
+        enqueue_cancel_bake(session, handle)
 
 
-def _complete(session: Session, run_id: int, state: str, message: str) -> None:
+def _complete(session: Session, run_id: int, status: BakeStatus) -> None:
+    """Queue the run's completion as a bakery report would: same payload, same dedupe key.
+
+    A callback arriving later for the same state is then a duplicate, and for another state
+    a late report that the state machine ignores.
+    """
     queue.enqueue(
         session,
         kind=COMPLETE_RUN,
-        payload={"recipe_run_id": run_id, "state": state, "message": message},
-        dedupe_key=f"complete:{run_id}:{state}",
+        payload=completion_payload(run_id, status),
+        dedupe_key=f"complete:{run_id}:{status.state.value}",
     )
-
-
-async def _cancel(services: BakeryServices, handle: BakeHandle) -> None:
-    """Stop a timed-out bake where this process can; the run is settled either way."""
-    adapter = services.adapters.get(handle.bakery)
-    if adapter is None:
-        return
-    try:
-        await adapter.cancel(handle)
-    except Exception:
-        log.exception("could not cancel a timed-out bake", extra={"run": handle.recipe_run_id})

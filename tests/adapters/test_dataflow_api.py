@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import traceback
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -33,8 +33,11 @@ from pangeo_forge_orchestrator.adapters.bakeries.google_auth import (
 )
 from pangeo_forge_orchestrator.adapters.bakeries.registry import build_bakeries, load_bakeries
 from pangeo_forge_orchestrator.core.bakes import BakeHandle, BakeState
-from pangeo_forge_orchestrator.jobs.reconcile_runs import _cancel
-from pangeo_forge_orchestrator.jobs.services import BakeryServices
+from pangeo_forge_orchestrator.jobs.cancel_bake import CANCEL_BAKE, cancel_bake
+from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
+from pangeo_forge_orchestrator.jobs.registry import JobContext, RetryLater
+from pangeo_forge_orchestrator.jobs.services import BAKERIES_SERVICE, BakeryServices
+from pangeo_forge_orchestrator.settings import Settings
 from tests.fake_github import AppKey, MutableClock
 
 pytestmark = pytest.mark.anyio
@@ -436,11 +439,11 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-async def test_a_timed_out_runs_cancel_on_an_unreachable_api_does_not_stop_reconciliation(
-    jobs: GoogleDataflowJobs, google: FakeGoogle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def test_a_cancel_dataflow_rate_limits_comes_back_when_google_says(
+    jobs: GoogleDataflowJobs, google: FakeGoogle, key: AppKey, tmp_path: Path
 ):
-    # reconcile_runs settles the run first, then tries to stop the bake: a Dataflow outage
-    # must leave that try logged, not raised (the run is timed_out either way).
+    # The cancel_bake job (after /cancel or a timeout) reschedules itself at Google's
+    # Retry-After; without one the error propagates, and the worker's backoff retries it.
     registry = load_bakeries(
         bakeries_file=_write(tmp_path, BAKERIES_YAML),
         data_dir=tmp_path,
@@ -449,10 +452,28 @@ async def test_a_timed_out_runs_cancel_on_an_unreachable_api_does_not_stop_recon
     bakery = DataflowBakery(
         registry["plain"], runner_command=["pfr"], environ={}, redact=registry.redact, jobs=jobs
     )
+    services = {BAKERIES_SERVICE: BakeryServices(registry=registry, adapters={"plain": bakery})}
+    # cancel_bake reads only the bakeries: no database behind this context.
+    ctx = JobContext(settings=Settings(_env_file=None), database=None, services=services)  # type: ignore[arg-type]
+    handle = {"bakery": "plain", "recipe_run_id": 7, "is_test": False, "job_name": "n"}
+    job = ClaimedJob(
+        id=1, kind=CANCEL_BAKE, payload={**handle, "job_id": JOB}, attempt=1, max_attempts=5,
+        locked_by="t",
+    )  # fmt: skip
+    google.api_answer = (429, {"Retry-After": "30"}, {"error": {"message": "Quota exceeded"}})
+
+    before = datetime.now(UTC)
+    with pytest.raises(RetryLater) as later:
+        await cancel_bake(ctx, job)
+
+    assert timedelta(seconds=29) <= later.value.at - before <= timedelta(seconds=31)
+    assert "HTTP 429" in later.value.reason
+    assert "Quota exceeded" in later.value.reason
+    assert_no_secrets(later.value, key, google)
+
+    google.api_answer = None
     google.unreachable = True
-    handle = BakeHandle(bakery="plain", recipe_run_id=7, is_test=False, job_name="n", job_id=JOB)
-
-    await _cancel(BakeryServices(registry=registry, adapters={"plain": bakery}), handle)
-
-    assert "could not cancel a timed-out bake" in caplog.text
-    assert "DataflowUnavailableError" in caplog.text
+    with pytest.raises(DataflowUnavailableError) as unreachable:
+        await cancel_bake(ctx, job)
+    assert unreachable.value.retry_after is None
+    assert_no_secrets(unreachable.value, key, google)

@@ -10,9 +10,12 @@ import pytest
 from pangeo_forge_orchestrator.core.bakes import BakeState
 from pangeo_forge_orchestrator.core.reconcile import (
     MAX_DISPATCH_JOBS,
+    SETTLED_MESSAGE,
+    START_GRACE,
     MarkLost,
     Redispatch,
     RunFacts,
+    Settle,
     TimeOut,
     needs_bake_state,
     reconcile,
@@ -34,6 +37,7 @@ BAKING = RunFacts(
     dispatch_jobs=1,
     bake_state=BakeState.RUNNING,
 )
+REMOTE = dataclasses.replace(BAKING, bakery_kind=BakeryKind.DATAFLOW, bake_state=None)
 WAITING = dataclasses.replace(
     BAKING,
     status=RunStatus.QUEUED,
@@ -102,14 +106,76 @@ def test_a_bake_whose_dispatch_job_is_still_alive_is_not_lost() -> None:
     assert reconcile(dispatching, now=NOW) is None
 
 
-def test_only_local_bakes_are_asked_about() -> None:
+def test_local_and_dataflow_bakes_are_asked_about_flink_and_unconfigured_ones_are_not() -> None:
     assert needs_bake_state(BAKING, now=NOW)
-    assert not needs_bake_state(facts(bakery_kind=BakeryKind.DATAFLOW), now=NOW)
-    # A remote bake's UNKNOWN says nothing about a restart: the timeout settles it.
-    assert (
-        reconcile(facts(bakery_kind=BakeryKind.DATAFLOW, bake_state=BakeState.UNKNOWN), now=NOW)
-        is None
+    assert needs_bake_state(REMOTE, now=NOW)
+    # A Flink bake is a supervised child process whose exit reports it; no jobs API to ask.
+    assert not needs_bake_state(facts(bakery_kind=BakeryKind.FLINK), now=NOW)
+    assert not needs_bake_state(facts(bakery_kind=None), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("state", "word"),
+    [
+        (BakeState.SUCCEEDED, "JOB_STATE_DONE"),
+        (BakeState.FAILED, "JOB_STATE_FAILED"),
+        (BakeState.CANCELLED, "JOB_STATE_CANCELLED"),
+    ],
+)
+def test_a_remote_bake_that_ended_unreported_is_settled_as_its_bakery_says(
+    state: BakeState, word: str
+) -> None:
+    action = reconcile(facts(REMOTE, bake_state=state, bake_message=word), now=NOW)
+
+    assert action == Settle(7, state, SETTLED_MESSAGE.format(state=word))
+    assert word in action.message
+
+
+def test_a_settled_run_without_the_bakerys_word_names_the_state() -> None:
+    action = reconcile(facts(REMOTE, bake_state=BakeState.FAILED, bake_message=None), now=NOW)
+
+    assert isinstance(action, Settle)
+    assert action.message == SETTLED_MESSAGE.format(state="failed")
+
+
+@pytest.mark.parametrize("state", [BakeState.QUEUED, BakeState.RUNNING, BakeState.UNKNOWN, None])
+def test_a_remote_bake_still_going_unknown_or_not_asked_is_left_alone(
+    state: BakeState | None,
+) -> None:
+    # UNKNOWN from a jobs API says nothing about a restart (unlike a local bake): the timeout
+    # settles a job that never ends.
+    assert reconcile(facts(REMOTE, bake_state=state), now=NOW) is None
+
+
+def test_a_remote_bake_is_not_asked_about_or_settled_within_the_start_grace() -> None:
+    fresh = facts(
+        REMOTE, bake_state=BakeState.FAILED, in_progress_since=NOW - timedelta(seconds=30)
     )
+
+    assert not needs_bake_state(fresh, now=NOW)
+    assert reconcile(fresh, now=NOW) is None
+    # Past the grace, the same facts settle it.
+    assert needs_bake_state(facts(fresh, in_progress_since=NOW - START_GRACE), now=NOW)
+
+
+def test_a_remote_bake_whose_dispatch_job_is_alive_is_not_settled() -> None:
+    dispatching = facts(REMOTE, bake_state=BakeState.SUCCEEDED, dispatch_job_alive=True)
+
+    assert reconcile(dispatching, now=NOW) is None
+
+
+def test_the_timeout_wins_over_what_the_bakery_says() -> None:
+    late = facts(REMOTE, bake_state=BakeState.SUCCEEDED, in_progress_since=NOW - timedelta(hours=2))
+
+    assert isinstance(reconcile(late, now=NOW), TimeOut)
+    # So the bakery is not even asked.
+    assert not needs_bake_state(late, now=NOW)
+
+
+@pytest.mark.parametrize("state", [BakeState.SUCCEEDED, BakeState.FAILED, BakeState.RUNNING])
+def test_a_local_bake_is_only_ever_marked_lost_never_settled(state: BakeState) -> None:
+    # Its process's exit hook reports the final states; reconciliation waits for that job.
+    assert reconcile(facts(bake_state=state), now=NOW) is None
 
 
 def test_a_requested_run_never_dispatched_is_dispatched_again() -> None:
@@ -138,11 +204,14 @@ def test_completed_runs_are_never_touched() -> None:
 def test_reconcile_all_keeps_only_the_runs_that_need_something() -> None:
     late = facts(run_id=1, in_progress_since=NOW - timedelta(days=1))
     lost = facts(run_id=2, bake_state=BakeState.UNKNOWN)
+    done = facts(REMOTE, run_id=4, bake_state=BakeState.SUCCEEDED)
+    running = facts(REMOTE, run_id=5, bake_state=BakeState.RUNNING)
 
-    actions = reconcile_all([late, BAKING, lost, facts(WAITING, run_id=3)], now=NOW)
+    actions = reconcile_all([late, BAKING, lost, facts(WAITING, run_id=3), done, running], now=NOW)
 
     assert [(type(a).__name__, a.run_id) for a in actions] == [
         ("TimeOut", 1),
         ("MarkLost", 2),
         ("Redispatch", 3),
+        ("Settle", 4),
     ]
