@@ -74,6 +74,9 @@ def test_the_demo_tells_the_whole_story_and_passes(tmp_path: Path):
     assert "reactions on the comment: eyes, rocket" in transcript
     assert 'xr.open_dataset("file://' in transcript
     assert "tiny-1-feedstock/tiny.zarr" in transcript
+    # The production dataset, opened with xarray by the demo: the shape and values written.
+    assert "dimensions lat=4, lon=5, time=2; variables temperature" in transcript
+    assert "daily means: [0.0, 1.0]" in transcript
     # The data stays for `make run`: the simulator's state and the repositories.
     assert (tmp_path / "sandbox" / "state.json").is_file()
     assert (tmp_path / "sandbox" / "git" / "pangeo-forge" / "tiny-1-feedstock.git").is_dir()
