@@ -291,7 +291,8 @@ def _result_comment(
             return None
 
         code = _expect("a result comment with an xarray snippet", snippet)
-        say.detail("to open the test dataset:\n" + code.rstrip())
+        say.detail("to open the test dataset:")
+        say.code(code.rstrip())
         checks = client.check_runs(pull.repo, pull.head_sha)
         for check in checks:
             say.detail(f"check run “{check['name']}”: {check['status']} / {check['conclusion']}")

@@ -37,6 +37,11 @@ class Transcript:
             ) or [""]:
                 self.say(f"      {piece}")
 
+    def code(self, text: str) -> None:
+        """Lines to paste somewhere: indented, never wrapped."""
+        for line in text.splitlines():
+            self.say(f"        {line}")
+
     def link(self, label: str, url: str) -> None:
         self.say(f"      {label + ':':<22} {url}")
 
