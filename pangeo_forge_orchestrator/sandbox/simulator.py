@@ -20,12 +20,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import anyio.to_thread
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from pangeo_forge_orchestrator.sandbox import objects
+from pangeo_forge_orchestrator.sandbox.diffs import changes
 from pangeo_forge_orchestrator.sandbox.gitrepos import GitRepos
 from pangeo_forge_orchestrator.sandbox.routing import (
     Call,
@@ -139,9 +141,7 @@ class Simulator:
         )
 
     def pull_json(self, repo: Repo, pull: Pull) -> dict[str, Any]:
-        from pangeo_forge_orchestrator.sandbox.routes.pulls import changes
-
-        entries = changes(self, repo, pull)
+        entries = changes(self.git, repo, pull)
         return objects.pull_request(
             self.urls,
             repo=self.repo_json(repo),
@@ -283,7 +283,7 @@ class Simulator:
         for pair in scope.get("query_string", b"").decode("latin-1").split("&"):
             if pair:
                 key, _, value = pair.partition("=")
-                query[_unquote(key)] = _unquote(value)
+                query[unquote_plus(key)] = unquote_plus(value)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             body = json.loads(raw) if raw else None
@@ -293,12 +293,6 @@ class Simulator:
         request = Request(scope["method"], path or "/", query, headers, body, raw)
         response = await anyio.to_thread.run_sync(self.handle, request)
         await _send_json(send, response)
-
-
-def _unquote(text: str) -> str:
-    from urllib.parse import unquote_plus
-
-    return unquote_plus(text)
 
 
 async def _send_json(send: Send, response: Response) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from pangeo_forge_orchestrator.sandbox import objects
 from pangeo_forge_orchestrator.sandbox.routing import Call, NotFoundError
 from pangeo_forge_orchestrator.sandbox.simulator import Refused, Simulator, error
@@ -40,11 +38,6 @@ def require_write(sim: Simulator, call: Call, repo: Repo, *, branch: str | None 
 def author_of(call: Call, sim: Simulator) -> tuple[str, str]:
     login = call.identity.login or sim.bot_login
     return login, f"{login.removesuffix('[bot]')}@users.noreply.sandbox"
-
-
-def blob_sha(data: bytes) -> str:
-    """The git blob sha GitHub reports for a file's content."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def commit_facts(sim: Simulator, repo: Repo, sha: str) -> objects.CommitFacts:

@@ -6,9 +6,9 @@ import base64
 import binascii
 
 from pangeo_forge_orchestrator.sandbox import objects
+from pangeo_forge_orchestrator.sandbox.objects import git_blob_sha
 from pangeo_forge_orchestrator.sandbox.routes.common import (
     author_of,
-    blob_sha,
     branch_moved,
     commit_facts,
     require_write,
@@ -78,7 +78,7 @@ def _write(sim: Simulator, call: Call, *, delete: bool) -> Response:
         return error(404, "Not Found")
     if existing is not None and "sha" not in body:
         return error(422, SHA_MISSING)
-    if existing is not None and body["sha"] != blob_sha(existing):
+    if existing is not None and body["sha"] != git_blob_sha(existing):
         return error(409, f"{path} does not match {body['sha']}")
     if delete:
         del files[path]

@@ -8,10 +8,9 @@ current files in a new commit whose second parent is the head, so the head stays
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pangeo_forge_orchestrator.sandbox import objects, webhook_payloads
-from pangeo_forge_orchestrator.sandbox.routes.common import author_of, blob_sha, require_write
+from pangeo_forge_orchestrator.sandbox.diffs import changes
+from pangeo_forge_orchestrator.sandbox.routes.common import author_of, require_write
 from pangeo_forge_orchestrator.sandbox.routing import (
     Call,
     NotFoundError,
@@ -26,37 +25,6 @@ from pangeo_forge_orchestrator.sandbox.state import Pull, Repo
 MERGED = "Pull Request successfully merged"
 NOT_MERGEABLE = "Pull Request is not mergeable"
 HEAD_MODIFIED = "Head branch was modified. Review and try the merge again."
-
-
-@dataclass(frozen=True)
-class Change:
-    filename: str
-    status: str  # added | modified | removed
-    blob_sha: str
-    additions: int
-    deletions: int
-
-
-def changes(sim: Simulator, repo: Repo, pull: Pull) -> list[Change]:
-    """The files PULL changes, by path: its head's tree against its base commit's."""
-    before = sim.git.tree(repo.owner, repo.name, pull.base_sha) or {}
-    after = sim.git.tree(repo.owner, repo.name, pull.head_sha) or {}
-    found = []
-    for path in sorted(before.keys() | after.keys()):
-        old, new = before.get(path), after.get(path)
-        if old == new:
-            continue
-        status = "added" if old is None else "removed" if new is None else "modified"
-        found.append(
-            Change(
-                filename=path,
-                status=status,
-                blob_sha=blob_sha(new if new is not None else old or b""),
-                additions=0 if new is None else len(new.splitlines()),
-                deletions=0 if old is None else len(old.splitlines()),
-            )
-        )
-    return found
 
 
 def announce(
@@ -193,7 +161,7 @@ def list_pull_files(sim: Simulator, call: Call) -> Response:
             deletions=c.deletions,
             ref=pull.head_sha,
         )
-        for c in changes(sim, repo, pull)
+        for c in changes(sim.git, repo, pull)
     ]
     return page(call, entries, api_url=sim.urls.api)
 
@@ -217,7 +185,7 @@ def merge_pull(sim: Simulator, call: Call) -> Response:
         return error(409, HEAD_MODIFIED)
     files = dict(sim.git.tree(repo.owner, repo.name, base_head) or {})
     head_files = sim.git.tree(repo.owner, repo.name, pull.head_sha) or {}
-    for change in changes(sim, repo, pull):
+    for change in changes(sim.git, repo, pull):
         if change.status == "removed":
             files.pop(change.filename, None)
         else:
