@@ -188,5 +188,12 @@ def _reason(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:200]
     if isinstance(data, dict):
-        return str(data.get("message") or data.get("detail") or data)[:300]
+        reason = str(data.get("message") or data.get("detail") or data)
+        # A 422's specifics are in `errors` ("name already exists on this account").
+        details = [
+            e["message"]
+            for e in data.get("errors") or []
+            if isinstance(e, dict) and e.get("message")
+        ]
+        return (reason + (f" ({'; '.join(details)})" if details else ""))[:300]
     return str(data)[:300]
