@@ -106,7 +106,8 @@ def run_http(
         wait_ready(base_url, server, log_path)
         with httpx.Client(base_url=base_url, timeout=30) as client:
             fixtures = discover_fixtures(client, engine, random.Random(42))
-            routes = [r for r in routes_for(fixtures) if args.only in r.name]
+            wanted = args.only.split("|")
+            routes = [r for r in routes_for(fixtures) if any(w in r.name for w in wanted)]
             problems = verify_routes(client, routes, fixtures)
             for problem in problems:
                 print(f"  FAIL before load: {problem}", flush=True)
@@ -139,7 +140,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per route")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--sql-repeats", type=int, default=20)
-    parser.add_argument("--only", default="", help="measure only routes whose name contains this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only routes whose name contains this (alternatives: a|b)",
+    )
     parser.add_argument(
         "--pgdata", type=Path, help="embedded Postgres folder (default: a temp one)"
     )

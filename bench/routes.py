@@ -160,6 +160,12 @@ def routes_for(f: Fixtures) -> list[Route]:
             [f"/feedstocks/{f.heavy_feedstock}/datasets"],
             target=False,
         ),
+        Route(
+            f"GET /feedstocks/{f.heavy_feedstock}/datasets?limit=100 (extra, one page)",
+            "datasets_heavy_page",
+            [f"/feedstocks/{f.heavy_feedstock}/datasets?limit={PAGE}"],
+            target=False,
+        ),
     ]
 
 

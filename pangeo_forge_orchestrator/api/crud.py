@@ -44,8 +44,13 @@ def not_found(model: str, row_id: int) -> HTTPException:
 
 @contextmanager
 def reading(database: Database) -> Iterator[sa.Connection]:
-    """A connection for reads; its transaction ends (rolls back) when the block does."""
-    with database.engine.connect() as conn:
+    """A connection for reads, in autocommit: one round trip per statement.
+
+    Each statement sees the data committed when it starts (read committed). A route that reads
+    twice may see a write land between its statements; the API's nested reads accept that (see
+    `queries.with_recent_runs`).
+    """
+    with database.reader.connect() as conn:
         yield conn
 
 

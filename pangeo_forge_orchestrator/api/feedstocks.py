@@ -15,8 +15,9 @@ from pangeo_forge_orchestrator.api.crud import (
     reading,
     writing,
 )
-from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
+from pangeo_forge_orchestrator.api.paging import MAX_PAGE_SIZE, page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
+    INT64_MAX,
     DatasetRead,
     Deleted,
     FeedstockCreate,
@@ -84,19 +85,42 @@ def read_feedstock(feedstock_id: int, database: AppDatabase) -> Response:
 )
 def list_feedstock_datasets(
     feedstock_id: int,
+    request: Request,
     database: AppDatabase,
     scope: Annotated[
         DatasetScope,
         Query(alias="type", description="production runs, test runs, or both"),
     ] = DatasetScope.ALL,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE_SIZE, description="page size; without it, every dataset"),
+    ] = None,
+    after_id: Annotated[
+        int | None,
+        Query(ge=0, le=INT64_MAX, description="keyset paging: datasets older than this id"),
+    ] = None,
 ) -> Response:
     """List the datasets of a feedstock: completed, successful runs with a URL, newest first.
 
-    An unknown feedstock has no datasets (an empty list), as in the original API.
+    Without `limit` the answer is the whole list, as in the original API: pangeo-forge.org reads
+    it in one request and de-duplicates it by URL. With `limit` it is one page, newest first; a
+    full page carries a `Link: rel="next"` header whose `after_id` continues after its last row,
+    so following the links reaches every dataset. An unknown feedstock has no datasets (an empty
+    list), as in the original API.
     """
     with reading(database) as conn:
-        rows = queries.datasets_of_feedstock(conn, feedstock_id=feedstock_id, scope=scope)
-    return json_response(rows)
+        rows = queries.datasets_of_feedstock(
+            conn,
+            feedstock_id=feedstock_id,
+            scope=scope,
+            after_id=after_id,
+            limit=None if limit is None else limit + 1,
+        )
+    if limit is None:
+        return json_response(rows)
+    page = PageRequest(descending=True, limit=limit, after_id=after_id)
+    rows, headers = split_page(rows, page=page, request=request)
+    return json_response(rows, headers=headers)
 
 
 @router.post(

@@ -29,15 +29,23 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
 @dataclass
 class Database:
-    """The process's engine and its session factory."""
+    """The process's engine, its session factory, and an engine for reads in autocommit."""
 
     engine: sa.Engine
     sessions: sessionmaker[Session]
+    # A read is then one round trip instead of BEGIN + query + ROLLBACK. Its own pool, not
+    # `engine.execution_options(isolation_level=...)`: switching a pooled connection in and out
+    # of autocommit on every checkout cost as much CPU as the two round trips saved (measured:
+    # 0.35-0.45 ms per counter read either way, 0.20-0.24 ms with connections left in autocommit).
+    reader: sa.Engine
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> Database:
         engine = make_engine(url, **engine_options)
-        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+        reader = make_engine(url, **{**engine_options, "isolation_level": "AUTOCOMMIT"})
+        return cls(
+            engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), reader=reader
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -47,6 +55,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
 
 @contextmanager

@@ -127,22 +127,29 @@ def _list_statement(
     offset: bool,
 ) -> sa.Select[Any]:
     table, key = resource.table, resource.id
-    stmt = sa.select(*resource.selected()).where(
-        *(table.c[name] == sa.bindparam(f"f_{name}") for name in filters)
-    )
+    where = [table.c[name] == sa.bindparam(f"f_{name}") for name in filters]
     if keyset:
         after = sa.bindparam("after_id", type_=sa.BigInteger)
-        stmt = stmt.where(key < after if descending else key > after)
+        where.append(key < after if descending else key > after)
     if order_by == "id":
-        stmt = stmt.order_by(key.desc() if descending else key)
+        ordering = [key.desc() if descending else key]
     else:
         # id breaks ties, so that offset pages neither repeat nor skip rows.
         column = table.c[order_by]
-        stmt = stmt.order_by(*((column.desc(), key.desc()) if descending else (column, key)))
-    stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
-    if offset:
-        stmt = stmt.offset(sa.bindparam("offset", type_=sa.BigInteger))
-    return stmt
+        ordering = [column.desc(), key.desc()] if descending else [column, key]
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    if not offset:
+        return sa.select(*resource.selected()).where(*where).order_by(*ordering).limit(limit)
+    # Late row lookup: skip over ids only, then render the page's rows. Skipping whole rendered
+    # rows computed the timestamp text of every skipped row (2.5 s at offset 900,000).
+    page_ids = (
+        sa.select(key)
+        .where(*where)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(sa.bindparam("offset", type_=sa.BigInteger))
+    )
+    return sa.select(*resource.selected()).where(key.in_(page_ids)).order_by(*ordering)
 
 
 def list_rows(
@@ -233,6 +240,12 @@ def recent_runs(
 def with_recent_runs(
     conn: sa.Connection, resource: Resource, *, owner: str, row_id: int
 ) -> dict[str, Any] | None:
+    """A row with its most recent runs nested.
+
+    Two statements, each with its own snapshot when `conn` is in autocommit (the API's reads):
+    a run committed between them may be listed, and a row deleted between them shows no runs.
+    Either answer was true a moment earlier, which is all a page of history promises.
+    """
     row = get_row(conn, resource, row_id)
     if row is not None:
         row["recipe_runs"] = recent_runs(conn, owner=owner, owner_id=row_id)
@@ -255,8 +268,8 @@ DATASET_COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=4)
-def _datasets_statement(scope: DatasetScope) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=16)
+def _datasets_statement(scope: DatasetScope, *, keyset: bool, limited: bool) -> sa.Select[Any]:
     table = RECIPE_RUNS.table
     stmt = (
         sa.select(*RECIPE_RUNS.selected(DATASET_COLUMNS))
@@ -271,14 +284,29 @@ def _datasets_statement(scope: DatasetScope) -> sa.Select[Any]:
     )
     if scope is not DatasetScope.ALL:
         stmt = stmt.where(table.c.is_test.is_(scope is DatasetScope.TEST))
+    if keyset:
+        stmt = stmt.where(table.c.id < sa.bindparam("after_id", type_=sa.BigInteger))
+    if limited:
+        stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
     return stmt
 
 
 def datasets_of_feedstock(
-    conn: sa.Connection, *, feedstock_id: int, scope: DatasetScope
+    conn: sa.Connection,
+    *,
+    feedstock_id: int,
+    scope: DatasetScope,
+    after_id: int | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Completed, successful runs of a feedstock that left a dataset URL, newest first."""
-    return _dicts(conn.execute(_datasets_statement(scope), {"feedstock_id": feedstock_id}))
+    """Completed, successful runs of a feedstock that left a dataset URL, newest first.
+
+    `after_id` keeps the datasets older than that id (keyset paging, newest first);
+    `limit=None` returns all of them.
+    """
+    stmt = _datasets_statement(scope, keyset=after_id is not None, limited=limit is not None)
+    params = {"feedstock_id": feedstock_id, "after_id": after_id, "limit": limit}
+    return _dicts(conn.execute(stmt, params))
 
 
 _COUNTER: sa.Table = StatCounter.__table__  # type: ignore[attr-defined]
