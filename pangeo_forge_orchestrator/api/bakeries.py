@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from pangeo_forge_orchestrator.api import crud
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
@@ -13,7 +14,6 @@ from pangeo_forge_orchestrator.api.crud import (
     json_response,
     not_found,
     reading,
-    writing,
 )
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -89,9 +89,7 @@ def read_bakery(bakery_id: int, database: AppDatabase) -> Response:
 def create_bakery(body: BakeryCreate, database: AppDatabase) -> Response:
     """Create a bakery."""
     conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
-    with writing(database, conflicts) as conn:
-        row = queries.insert_row(conn, BAKERIES, body.model_dump())
-    return json_response(row)
+    return crud.create(database, BAKERIES, body.model_dump(), conflicts=conflicts)
 
 
 @router.patch(
@@ -104,11 +102,9 @@ def create_bakery(body: BakeryCreate, database: AppDatabase) -> Response:
 def update_bakery(bakery_id: int, body: BakeryUpdate, database: AppDatabase) -> Response:
     """Change some fields of a bakery."""
     conflicts = {UNIQUE_NAME: HTTPException(409, NAME_TAKEN.format(name=body.name))}
-    with writing(database, conflicts) as conn:
-        row = queries.update_row(conn, BAKERIES, bakery_id, body.changes())
-    if row is None:
-        raise not_found(MODEL, bakery_id)
-    return json_response(row)
+    return crud.update(
+        database, BAKERIES, bakery_id, body.changes(), conflicts=conflicts, model=MODEL
+    )
 
 
 @router.delete(
@@ -125,8 +121,4 @@ def update_bakery(bakery_id: int, body: BakeryUpdate, database: AppDatabase) -> 
 def delete_bakery(bakery_id: int, database: AppDatabase) -> Response:
     """Delete a bakery that no recipe run uses."""
     conflicts = {RUN_BAKERY_FK: HTTPException(409, HAS_RUNS.format(id=bakery_id))}
-    with writing(database, conflicts) as conn:
-        deleted = queries.delete_row(conn, BAKERIES, bakery_id)
-    if not deleted:
-        raise not_found(MODEL, bakery_id)
-    return json_response({"ok": True})
+    return crud.delete(database, BAKERIES, bakery_id, conflicts=conflicts, model=MODEL)

@@ -12,7 +12,9 @@ from fastapi import HTTPException, Response
 
 from pangeo_forge_orchestrator.api.deps import DatabaseDep
 from pangeo_forge_orchestrator.api.schemas import Problem
+from pangeo_forge_orchestrator.db import queries
 from pangeo_forge_orchestrator.db.engine import Database
+from pangeo_forge_orchestrator.db.queries import Resource
 
 NOT_FOUND = "{model} {id} not found"
 
@@ -69,6 +71,52 @@ def writing(database: Database, conflicts: Mapping[str, HTTPException]) -> Itera
         if answer is None:
             raise
         raise answer from None
+
+
+def create(
+    database: Database,
+    resource: Resource,
+    values: Mapping[str, Any],
+    *,
+    conflicts: Mapping[str, HTTPException],
+) -> Response:
+    """Insert a row and answer it; a known constraint violation answers its 4xx instead."""
+    with writing(database, conflicts) as conn:
+        row = queries.insert_row(conn, resource, dict(values))
+    return json_response(row)
+
+
+def update(
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    changes: Mapping[str, Any],
+    *,
+    conflicts: Mapping[str, HTTPException],
+    model: str,
+) -> Response:
+    """Change a row's fields and answer the row; 404 naming MODEL when there is none."""
+    with writing(database, conflicts) as conn:
+        row = queries.update_row(conn, resource, row_id, dict(changes))
+    if row is None:
+        raise not_found(model, row_id)
+    return json_response(row)
+
+
+def delete(
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    *,
+    conflicts: Mapping[str, HTTPException],
+    model: str,
+) -> Response:
+    """Delete a row: `{"ok": true}`, 404 naming MODEL, or the 409 of a row still referenced."""
+    with writing(database, conflicts) as conn:
+        deleted = queries.delete_row(conn, resource, row_id)
+    if not deleted:
+        raise not_found(model, row_id)
+    return json_response({"ok": True})
 
 
 def constraint_name(exc: sa.exc.DBAPIError) -> str | None:

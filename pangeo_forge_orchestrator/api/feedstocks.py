@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from pangeo_forge_orchestrator.api import crud
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
@@ -13,7 +14,6 @@ from pangeo_forge_orchestrator.api.crud import (
     json_response,
     not_found,
     reading,
-    writing,
 )
 from pangeo_forge_orchestrator.api.paging import MAX_PAGE_SIZE, page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -134,9 +134,7 @@ def list_feedstock_datasets(
 def create_feedstock(body: FeedstockCreate, database: AppDatabase) -> Response:
     """Record a feedstock."""
     conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
-    with writing(database, conflicts) as conn:
-        row = queries.insert_row(conn, FEEDSTOCKS, body.model_dump())
-    return json_response(row)
+    return crud.create(database, FEEDSTOCKS, body.model_dump(), conflicts=conflicts)
 
 
 @router.patch(
@@ -149,11 +147,9 @@ def create_feedstock(body: FeedstockCreate, database: AppDatabase) -> Response:
 def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: AppDatabase) -> Response:
     """Change some fields of a feedstock."""
     conflicts = {UNIQUE_SPEC: HTTPException(409, SPEC_TAKEN.format(spec=body.spec))}
-    with writing(database, conflicts) as conn:
-        row = queries.update_row(conn, FEEDSTOCKS, feedstock_id, body.changes())
-    if row is None:
-        raise not_found(MODEL, feedstock_id)
-    return json_response(row)
+    return crud.update(
+        database, FEEDSTOCKS, feedstock_id, body.changes(), conflicts=conflicts, model=MODEL
+    )
 
 
 @router.delete(
@@ -170,8 +166,4 @@ def update_feedstock(feedstock_id: int, body: FeedstockUpdate, database: AppData
 def delete_feedstock(feedstock_id: int, database: AppDatabase) -> Response:
     """Delete a feedstock that has no recipe runs."""
     conflicts = {RUN_FEEDSTOCK_FK: HTTPException(409, HAS_RUNS.format(id=feedstock_id))}
-    with writing(database, conflicts) as conn:
-        deleted = queries.delete_row(conn, FEEDSTOCKS, feedstock_id)
-    if not deleted:
-        raise not_found(MODEL, feedstock_id)
-    return json_response({"ok": True})
+    return crud.delete(database, FEEDSTOCKS, feedstock_id, conflicts=conflicts, model=MODEL)

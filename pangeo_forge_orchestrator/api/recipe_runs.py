@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from pangeo_forge_orchestrator.api import crud
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
@@ -14,7 +15,6 @@ from pangeo_forge_orchestrator.api.crud import (
     json_response,
     not_found,
     reading,
-    writing,
 )
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -113,9 +113,7 @@ def create_recipe_run(body: RecipeRunCreate, database: AppDatabase) -> Response:
     """Record a recipe run."""
     # Unset optional fields take the column defaults (started_at: now).
     values = body.model_dump(exclude_none=True)
-    with writing(database, missing_references(values)) as conn:
-        row = queries.insert_row(conn, RECIPE_RUNS, values)
-    return json_response(row)
+    return crud.create(database, RECIPE_RUNS, values, conflicts=missing_references(values))
 
 
 @router.patch(
@@ -130,11 +128,14 @@ def update_recipe_run(recipe_run_id: int, body: RecipeRunUpdate, database: AppDa
     values = body.changes()
     if values:
         values["updated_at"] = sa.func.now()
-    with writing(database, missing_references(values)) as conn:
-        row = queries.update_row(conn, RECIPE_RUNS, recipe_run_id, values)
-    if row is None:
-        raise not_found(MODEL, recipe_run_id)
-    return json_response(row)
+    return crud.update(
+        database,
+        RECIPE_RUNS,
+        recipe_run_id,
+        values,
+        conflicts=missing_references(values),
+        model=MODEL,
+    )
 
 
 @router.delete(
@@ -146,8 +147,4 @@ def update_recipe_run(recipe_run_id: int, body: RecipeRunUpdate, database: AppDa
 )
 def delete_recipe_run(recipe_run_id: int, database: AppDatabase) -> Response:
     """Delete a recipe run."""
-    with writing(database, {}) as conn:
-        deleted = queries.delete_row(conn, RECIPE_RUNS, recipe_run_id)
-    if not deleted:
-        raise not_found(MODEL, recipe_run_id)
-    return json_response({"ok": True})
+    return crud.delete(database, RECIPE_RUNS, recipe_run_id, conflicts={}, model=MODEL)
