@@ -95,16 +95,10 @@ def build_bakeries(
             config.name, runner_command_line, env_cache_dir, config.environment_cache
         )
         match config.kind:
-            case BakeryKind.LOCAL:
-                bakeries[config.name] = LocalBakery(
-                    config,
-                    runner_command=command,
-                    environ=environ,
-                    redact=registry.redact,
-                    on_complete=on_complete,
-                )
-            case BakeryKind.FLINK:
-                bakeries[config.name] = FlinkBakery(
+            case BakeryKind.LOCAL | BakeryKind.FLINK:
+                # Both supervise the runner here; only the runner's bakery class differs.
+                supervised = LocalBakery if config.kind is BakeryKind.LOCAL else FlinkBakery
+                bakeries[config.name] = supervised(
                     config,
                     runner_command=command,
                     environ=environ,
