@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
 if TYPE_CHECKING:
     from pangeo_forge_orchestrator.sandbox.simulator import Simulator
 
+K = TypeVar("K")
+V = TypeVar("V")
 MULTI_SEGMENT = frozenset({"path", "ref", "branch"})
 _PARAM = re.compile(r"\{([^}/]+)\}")
 
@@ -87,6 +89,13 @@ ROUTES: list[Route] = []
 
 class NotFoundError(Exception):
     """A lookup found nothing: the route answers GitHub's 404."""
+
+
+def found(items: Mapping[K, V], key: K) -> V:
+    """ITEMS[KEY], or NotFoundError (GitHub's 404) when there is none."""
+    if key not in items:
+        raise NotFoundError
+    return items[key]
 
 
 class Unprocessable(Exception):  # noqa: N818 -- GitHub's "422 Validation Failed"

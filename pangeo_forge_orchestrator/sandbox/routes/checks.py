@@ -8,9 +8,9 @@ from typing import Any
 from pangeo_forge_orchestrator.sandbox import objects
 from pangeo_forge_orchestrator.sandbox.routing import (
     Call,
-    NotFoundError,
     Response,
     Unprocessable,
+    found,
     page,
     route,
 )
@@ -70,10 +70,7 @@ def apply(sim: Simulator, run: CheckRun, body: dict[str, Any]) -> None:
 
 def find_run(sim: Simulator, call: Call) -> tuple[Repo, CheckRun]:
     repo = sim.repo_of(call)
-    run = repo.check_runs.get(call.int_param("check_run_id"))
-    if run is None:
-        raise NotFoundError
-    return repo, run
+    return repo, found(repo.check_runs, call.int_param("check_run_id"))
 
 
 @route("POST", "/repos/{owner}/{repo}/check-runs")

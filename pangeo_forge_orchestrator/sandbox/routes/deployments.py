@@ -12,6 +12,7 @@ from pangeo_forge_orchestrator.sandbox.routing import (
     NotFoundError,
     Response,
     Unprocessable,
+    found,
     page,
     route,
 )
@@ -79,10 +80,7 @@ def environment_json(sim: Simulator, repo: Repo, environment: Environment) -> ob
 
 def find_deployment(sim: Simulator, call: Call) -> tuple[Repo, Deployment]:
     repo = sim.repo_of(call)
-    deployment = repo.deployments.get(call.int_param("deployment_id"))
-    if deployment is None:
-        raise NotFoundError
-    return repo, deployment
+    return repo, found(repo.deployments, call.int_param("deployment_id"))
 
 
 def ensure_environment(sim: Simulator, repo: Repo, name: str) -> Environment:

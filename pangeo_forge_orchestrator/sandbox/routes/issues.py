@@ -8,6 +8,7 @@ from pangeo_forge_orchestrator.sandbox.routing import (
     NotFoundError,
     Response,
     Unprocessable,
+    found,
     page,
     route,
 )
@@ -54,10 +55,7 @@ def reaction_json(sim: Simulator, reaction: Reaction) -> objects.JSON:
 
 def find_comment(sim: Simulator, call: Call) -> tuple[Repo, Comment]:
     repo = sim.repo_of(call)
-    comment = repo.comments.get(call.int_param("comment_id"))
-    if comment is None:
-        raise NotFoundError
-    return repo, comment
+    return repo, found(repo.comments, call.int_param("comment_id"))
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments")

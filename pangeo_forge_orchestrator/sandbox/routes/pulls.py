@@ -13,9 +13,9 @@ from pangeo_forge_orchestrator.sandbox.diffs import changes
 from pangeo_forge_orchestrator.sandbox.routes.common import author_of, require_write
 from pangeo_forge_orchestrator.sandbox.routing import (
     Call,
-    NotFoundError,
     Response,
     Unprocessable,
+    found,
     page,
     route,
 )
@@ -48,10 +48,7 @@ def announce(
 
 def find_pull(sim: Simulator, call: Call) -> tuple[Repo, Pull]:
     repo = sim.repo_of(call)
-    pull = repo.pulls.get(call.int_param("pull_number"))
-    if pull is None:
-        raise NotFoundError
-    return repo, pull
+    return repo, found(repo.pulls, call.int_param("pull_number"))
 
 
 def _invalid(field: str) -> Unprocessable:
