@@ -231,8 +231,9 @@ def finish(
     answered = "; ".join(problems) or "status, shape, keyset == OFFSET page, exact stats"
     checks = [report.Check("routes answer as expected before load", not problems, answered)]
     checks += report.route_checks(routes)
-    if {"first_page", "keyset_deep"} <= by_role.keys():
-        checks.append(report.deep_page_check(by_role["first_page"], by_role["keyset_deep"]))
+    for first, deep in (("first_page", "keyset_deep"), ("first_page_cold", "keyset_deep_cold")):
+        if {first, deep} <= by_role.keys():
+            checks.append(report.deep_page_check(by_role[first], by_role[deep]))
     checks += report.count_checks(
         routes=routes,
         static_hits=static_hits,

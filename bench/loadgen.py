@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import shutil
 import subprocess
@@ -54,6 +55,23 @@ request = function()
   return wrk.format("GET", paths[math.random(#paths)])
 end
 """
+
+# Every request a new URL (`cold=<run>-<n>` appended, a parameter the API ignores), so none is
+# answered from the API's answer cache; <run> differs between runs (warm-up, measured window).
+WRK_COLD_REQUEST = """
+local sent = 0
+request = function()
+  sent = sent + 1
+  local path = paths[math.random(#paths)]
+  local sep = string.find(path, "?", 1, true) and "&" or "?"
+  return wrk.format("GET", path .. sep .. "cold=RUN-" .. sent)
+end
+"""
+
+
+def cold_path(path: str, run: str, n: int) -> str:
+    """`path` made unique for request `n` of `run`, as the Lua script does."""
+    return f"{path}{'&' if '?' in path else '?'}cold={run}-{n}"
 
 
 @dataclass
@@ -119,8 +137,12 @@ def run(
     connections: int,
     cpu: int | None,
     workdir: Path,
+    cold: bool = False,
 ) -> LoadResult:
-    """Drive GET requests on `paths` for `duration_s` at `connections` concurrent connections."""
+    """Drive GET requests on `paths` for `duration_s` at `connections` concurrent connections.
+
+    `cold`: every request gets a URL of its own, so the API computes every answer.
+    """
     wrk = wrk_path()
     if wrk is not None:
         script = workdir / "bench.lua"
@@ -128,7 +150,11 @@ def run(
             WRK_SCRIPT
             % {
                 "paths": ",".join(_lua_string(p) for p in paths),
-                "request": WRK_RANDOM_REQUEST if len(paths) > 1 else "",
+                "request": WRK_COLD_REQUEST.replace("RUN", str(time.time_ns()))
+                if cold
+                else WRK_RANDOM_REQUEST
+                if len(paths) > 1
+                else "",
                 "prefix": RESULT_PREFIX,
             }
         )
@@ -158,6 +184,7 @@ def run(
             str(duration_s),
             "--connections",
             str(connections),
+            *(["--cold"] if cold else []),
         ]
         generator = "python-httpx"
     out = subprocess.run(pinned(command, cpu), capture_output=True, text=True, check=False)
@@ -187,7 +214,7 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 
 
 async def _python_generator(
-    base_url: str, paths: list[str], *, duration_s: float, connections: int
+    base_url: str, paths: list[str], *, duration_s: float, connections: int, cold: bool = False
 ) -> dict[str, Any]:
     import random
 
@@ -197,6 +224,8 @@ async def _python_generator(
     errors = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
     received = 0
     rng = random.Random(42)
+    numbers = itertools.count(1)
+    run = str(time.time_ns())
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client:
         started = time.perf_counter()
@@ -206,8 +235,11 @@ async def _python_generator(
             nonlocal received
             while time.perf_counter() < deadline:
                 sent = time.perf_counter()
+                path = rng.choice(paths)
+                if cold:
+                    path = cold_path(path, run, next(numbers))
                 try:
-                    response = await client.get(rng.choice(paths))
+                    response = await client.get(path)
                 except httpx.TimeoutException:
                     errors["timeout"] += 1
                     continue
@@ -244,11 +276,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths_file", type=Path)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--cold", action="store_true", help="a URL of its own for each request")
     args = parser.parse_args(argv)
     paths = json.loads(args.paths_file.read_text())
     result = asyncio.run(
         _python_generator(
-            args.base_url, paths, duration_s=args.duration, connections=args.connections
+            args.base_url,
+            paths,
+            duration_s=args.duration,
+            connections=args.connections,
+            cold=args.cold,
         )
     )
     print(RESULT_PREFIX + json.dumps(result))

@@ -87,7 +87,7 @@ def deep_page_check(first: dict[str, Any], deep: dict[str, Any]) -> Check:
     p99_deep = deep["load"]["latency_ms"]["p99"]
     ratio = p99_deep / p99_first if p99_first else float("inf")
     return Check(
-        "90%-deep keyset page p99 within 1.5x the first page's",
+        f"{deep['name']}: p99 within 1.5x the first page's",
         ratio <= MAX_DEEP_PAGE_P99_RATIO,
         f"{p99_deep:.1f} ms vs {p99_first:.1f} ms = {ratio:.2f}x",
     )

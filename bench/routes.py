@@ -22,6 +22,8 @@ class Route:
     paths: list[str]
     target: bool = True  # False: a reference (no database, or the OFFSET the API should avoid)
     connections: int | None = None  # None: the run's concurrency
+    # True: a URL of its own per request, so every answer is computed (no answer-cache hit).
+    cold: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,21 +106,41 @@ def routes_for(f: Fixtures) -> list[Route]:
             "keyset_deep",
             [f"/recipe_runs/?limit={PAGE}&after_id={f.deep_after_id}"],
         ),
+        # The same pages computed for every request (never answered from the answer cache):
+        # what a page costs the first time after a write, and whether depth changes that.
+        Route(
+            "GET /recipe_runs/?limit=100 (uncached)",
+            "first_page_cold",
+            [f"/recipe_runs/?limit={PAGE}"],
+            target=False,
+            cold=True,
+        ),
+        Route(
+            f"GET /recipe_runs/?limit=100&after_id={f.deep_after_id} (keyset, 90% deep, uncached)",
+            "keyset_deep_cold",
+            [f"/recipe_runs/?limit={PAGE}&after_id={f.deep_after_id}"],
+            target=False,
+            cold=True,
+        ),
         # At 8 connections OFFSET pages take longer than the measured window (no request ends):
         # both deep pages are also measured one request at a time, for a like-for-like ratio.
         Route(
-            f"GET /recipe_runs/?limit=100&offset={f.deep_offset} (OFFSET, 90% deep, 1 conn)",
+            f"GET /recipe_runs/?limit=100&offset={f.deep_offset} (OFFSET, 90% deep, 1 conn, "
+            "uncached)",
             "offset_deep",
             [f"/recipe_runs/?limit={PAGE}&offset={f.deep_offset}"],
             target=False,
             connections=1,
+            cold=True,
         ),
         Route(
-            f"GET /recipe_runs/?limit=100&after_id={f.deep_after_id} (keyset, 90% deep, 1 conn)",
+            f"GET /recipe_runs/?limit=100&after_id={f.deep_after_id} (keyset, 90% deep, 1 conn, "
+            "uncached)",
             "keyset_deep_single",
             [f"/recipe_runs/?limit={PAGE}&after_id={f.deep_after_id}"],
             target=False,
             connections=1,
+            cold=True,
         ),
         Route(
             f"GET /recipe_runs/?feedstock_id={f.heavy_feedstock}&limit=100 "
@@ -131,10 +153,13 @@ def routes_for(f: Fixtures) -> list[Route]:
             "by_status",
             [f"/recipe_runs/?status=in_progress&limit={PAGE}"],
         ),
+        # The API does not keep these answers (random ids would rarely repeat); cold all the
+        # same, so that a change there could not flatter this number.
         Route(
-            "GET /recipe_runs/{id} (random ids)",
+            "GET /recipe_runs/{id} (random ids, uncached)",
             "run_by_id",
             [f"/recipe_runs/{run_id}" for run_id in f.random_ids],
+            cold=True,
         ),
         Route(
             f"GET /feedstocks/{f.typical_feedstock} ({f.typical_feedstock_runs} runs)",
@@ -145,6 +170,13 @@ def routes_for(f: Fixtures) -> list[Route]:
             f"GET /feedstocks/{f.heavy_feedstock} ({f.heavy_feedstock_runs:,} runs)",
             "feedstock_heavy",
             [f"/feedstocks/{f.heavy_feedstock}"],
+        ),
+        Route(
+            f"GET /feedstocks/{f.typical_feedstock} ({f.typical_feedstock_runs} runs, uncached)",
+            "feedstock_typical_cold",
+            [f"/feedstocks/{f.typical_feedstock}"],
+            target=False,
+            cold=True,
         ),
         *stats,
         # Not among the issue's measured routes: the website's dataset list, for the record.
@@ -173,6 +205,7 @@ def _check(route: Route, body: Any, f: Fixtures, client: httpx.Client) -> list[s
     """What is wrong with one answer of `route` (empty when it is right)."""
     problems: list[str] = []
     pages = {"first_page", "keyset_deep", "keyset_deep_single", "offset_deep"}
+    pages |= {"first_page_cold", "keyset_deep_cold"}
     if route.role in pages | {"by_feedstock", "by_status"}:
         items = items_of(body)
         expected = min(PAGE, f.in_progress_runs) if route.role == "by_status" else PAGE

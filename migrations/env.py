@@ -48,7 +48,10 @@ def _run(connection: sa.Connection) -> None:
         include_object=include_object,
         compare_type=True,
         compare_server_default=True,
-        transaction_per_migration=True,
+        # One transaction for the whole run: a migration that fails or refuses (the adoption's
+        # downgrade with data in it) leaves the database at the revision it started from, not
+        # half-way, so the release that asked for it can be rolled back as it was.
+        transaction_per_migration=False,
     )
     with context.begin_transaction():
         context.run_migrations()

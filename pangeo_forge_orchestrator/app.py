@@ -20,6 +20,7 @@ from pangeo_forge_orchestrator.api import (
     run_logs,
     stats,
 )
+from pangeo_forge_orchestrator.api.answer_cache import AnswerCache
 from pangeo_forge_orchestrator.db.engine import Database, database_url_for
 from pangeo_forge_orchestrator.settings import Settings
 from pangeo_forge_orchestrator.webhooks import bakery_callbacks, receive
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.answer_cache = AnswerCache()
     if database is not None:
         app.state.database = database
     errors.install(app)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from pangeo_forge_orchestrator.api import crud
+from pangeo_forge_orchestrator.api.answer_cache import cached
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
     AppDatabase,
     json_response,
     not_found,
-    reading,
 )
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -47,7 +48,7 @@ Page = Annotated[PageRequest, Depends(page_parameters(BAKERIES.names))]
 
 @router.get("/bakeries/", tags=["public"], response_model=list[BakeryRead])
 @router.get("/bakeries", include_in_schema=False)
-def list_bakeries(
+async def list_bakeries(
     request: Request,
     database: AppDatabase,
     page: Page,
@@ -55,12 +56,15 @@ def list_bakeries(
     kind: BakeryKind | None = None,
 ) -> Response:
     """List bakeries."""
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         rows = queries.list_rows(
             conn, BAKERIES, filters={"name": name, "kind": kind}, page=page, extra=1
         )
-    rows, headers = split_page(rows, page=page, request=request)
-    return json_response(rows, headers=headers)
+        rows, headers = split_page(rows, page=page, request=request)
+        return json_response(rows, headers=headers)
+
+    return await cached(request, compute)
 
 
 @router.get(
@@ -69,13 +73,16 @@ def list_bakeries(
     response_model=BakeryWithRuns,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_bakery(bakery_id: int, database: AppDatabase) -> Response:
+async def read_bakery(bakery_id: int, request: Request, database: AppDatabase) -> Response:
     """Read a bakery with its most recent recipe runs (newest first, at most 100)."""
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         row = queries.with_recent_runs(conn, BAKERIES, owner="bakery_id", row_id=bakery_id)
-    if row is None:
-        raise not_found(MODEL, bakery_id)
-    return json_response(row)
+        if row is None:
+            raise not_found(MODEL, bakery_id)
+        return json_response(row)
+
+    return await cached(request, compute)
 
 
 @router.post(

@@ -57,6 +57,19 @@ def reading(database: Database) -> Iterator[sa.Connection]:
 
 
 @contextmanager
+def reading_on_loop(database: Database) -> Iterator[sa.Connection]:
+    """The probe connection, for a read bounded by a key, made on the event loop.
+
+    For async routes whose whole read is one or two indexed rows: the threadpool's hop and its
+    handoffs between threads cost more than such a query, and made the p99 (measured: see
+    docs/benchmarks.md). Only the loop's thread uses this connection, one read at a time; a
+    statement timeout bounds how long a sick database can hold the loop.
+    """
+    with database.probe.connect() as conn:
+        yield conn
+
+
+@contextmanager
 def writing(database: Database, conflicts: Mapping[str, HTTPException]) -> Iterator[sa.Connection]:
     """One transaction, committed before the answer; a known constraint becomes a clear 4xx.
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from pangeo_forge_orchestrator.api import crud
+from pangeo_forge_orchestrator.api.answer_cache import cached
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
     AppDatabase,
     json_response,
     not_found,
-    reading,
 )
 from pangeo_forge_orchestrator.api.paging import MAX_PAGE_SIZE, page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -49,7 +50,7 @@ Page = Annotated[PageRequest, Depends(page_parameters(FEEDSTOCKS.names))]
 
 @router.get("/feedstocks/", tags=["public"], response_model=list[FeedstockRead])
 @router.get("/feedstocks", include_in_schema=False)
-def list_feedstocks(
+async def list_feedstocks(
     request: Request,
     database: AppDatabase,
     page: Page,
@@ -57,12 +58,15 @@ def list_feedstocks(
     provider: Provider | None = None,
 ) -> Response:
     """List feedstocks."""
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         rows = queries.list_rows(
             conn, FEEDSTOCKS, filters={"spec": spec, "provider": provider}, page=page, extra=1
         )
-    rows, headers = split_page(rows, page=page, request=request)
-    return json_response(rows, headers=headers)
+        rows, headers = split_page(rows, page=page, request=request)
+        return json_response(rows, headers=headers)
+
+    return await cached(request, compute)
 
 
 @router.get(
@@ -71,19 +75,22 @@ def list_feedstocks(
     response_model=FeedstockWithRuns,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_feedstock(feedstock_id: int, database: AppDatabase) -> Response:
+async def read_feedstock(feedstock_id: int, request: Request, database: AppDatabase) -> Response:
     """Read a feedstock with its most recent recipe runs (newest first, at most 100)."""
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         row = queries.with_recent_runs(conn, FEEDSTOCKS, owner="feedstock_id", row_id=feedstock_id)
-    if row is None:
-        raise not_found(MODEL, feedstock_id)
-    return json_response(row)
+        if row is None:
+            raise not_found(MODEL, feedstock_id)
+        return json_response(row)
+
+    return await cached(request, compute)
 
 
 @router.get(
     "/feedstocks/{feedstock_id}/datasets", tags=["public"], response_model=list[DatasetRead]
 )
-def list_feedstock_datasets(
+async def list_feedstock_datasets(
     feedstock_id: int,
     request: Request,
     database: AppDatabase,
@@ -108,7 +115,8 @@ def list_feedstock_datasets(
     so following the links reaches every dataset. An unknown feedstock has no datasets (an empty
     list), as in the original API.
     """
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         rows = queries.datasets_of_feedstock(
             conn,
             feedstock_id=feedstock_id,
@@ -116,11 +124,13 @@ def list_feedstock_datasets(
             after_id=after_id,
             limit=None if limit is None else limit + 1,
         )
-    if limit is None:
-        return json_response(rows)
-    page = PageRequest(descending=True, limit=limit, after_id=after_id)
-    rows, headers = split_page(rows, page=page, request=request)
-    return json_response(rows, headers=headers)
+        if limit is None:
+            return json_response(rows)
+        page = PageRequest(descending=True, limit=limit, after_id=after_id)
+        rows, headers = split_page(rows, page=page, request=request)
+        return json_response(rows, headers=headers)
+
+    return await cached(request, compute)
 
 
 @router.post(

@@ -8,13 +8,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from pangeo_forge_orchestrator.api import crud
+from pangeo_forge_orchestrator.api.answer_cache import cached
 from pangeo_forge_orchestrator.api.auth import AUTH_RESPONSES, AdminKey
 from pangeo_forge_orchestrator.api.crud import (
     NOT_FOUND_RESPONSE,
     AppDatabase,
     json_response,
     not_found,
-    reading,
+    reading_on_loop,
 )
 from pangeo_forge_orchestrator.api.paging import page_parameters, split_page
 from pangeo_forge_orchestrator.api.schemas import (
@@ -58,7 +59,7 @@ def missing_references(values: dict[str, Any]) -> dict[str, HTTPException]:
 
 @router.get("/recipe_runs/", tags=["public"], response_model=list[RecipeRunRead])
 @router.get("/recipe_runs", include_in_schema=False)
-def list_recipe_runs(
+async def list_recipe_runs(
     request: Request,
     database: AppDatabase,
     page: Page,
@@ -80,10 +81,13 @@ def list_recipe_runs(
         "head_sha": head_sha,
         "recipe_id": recipe_id,
     }
-    with reading(database) as conn:
+
+    def compute(conn: sa.Connection) -> Response:
         rows = queries.list_rows(conn, RECIPE_RUNS, filters=filters, page=page, extra=1)
-    rows, headers = split_page(rows, page=page, request=request)
-    return json_response(rows, headers=headers)
+        rows, headers = split_page(rows, page=page, request=request)
+        return json_response(rows, headers=headers)
+
+    return await cached(request, compute)
 
 
 @router.get(
@@ -92,9 +96,11 @@ def list_recipe_runs(
     response_model=RecipeRunWithRelations,
     responses=NOT_FOUND_RESPONSE,
 )
-def read_recipe_run(recipe_run_id: int, database: AppDatabase) -> Response:
+async def read_recipe_run(recipe_run_id: int, database: AppDatabase) -> Response:
     """Read a recipe run with its bakery and feedstock."""
-    with reading(database) as conn:
+    # One primary-key read, made on the event loop and not kept in the answer cache: random
+    # ids over a million runs would rarely hit it, and checking it costs a second round trip.
+    with reading_on_loop(database) as conn:
         row = queries.recipe_run_with_relations(conn, recipe_run_id)
     if row is None:
         raise not_found(MODEL, recipe_run_id)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pangeo_forge_orchestrator.settings import Settings
 
+PROBE_TIMEOUT_SECONDS = 2
+
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine whose sessions see UTC, so timestamps round-trip without surprises."""
@@ -38,13 +40,34 @@ class Database:
     # of autocommit on every checkout cost as much CPU as the two round trips saved (measured:
     # 0.35-0.45 ms per counter read either way, 0.20-0.24 ms with connections left in autocommit).
     reader: sa.Engine
+    # One connection in autocommit for one-row reads made on the event loop (the answer cache's
+    # counter): only the loop's thread uses it, one read at a time, so it never waits for a
+    # connection; a statement timeout bounds how long a sick database can hold the loop.
+    probe: sa.Engine
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> Database:
         engine = make_engine(url, **engine_options)
         reader = make_engine(url, **{**engine_options, "isolation_level": "AUTOCOMMIT"})
+        probe = make_engine(
+            url,
+            **{
+                **engine_options,
+                "isolation_level": "AUTOCOMMIT",
+                "pool_size": 1,
+                "max_overflow": 0,
+                "pool_timeout": PROBE_TIMEOUT_SECONDS,
+                "connect_args": {
+                    "options": f"-c timezone=UTC -c statement_timeout={PROBE_TIMEOUT_SECONDS}s",
+                    "connect_timeout": PROBE_TIMEOUT_SECONDS,
+                },
+            },
+        )
         return cls(
-            engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), reader=reader
+            engine=engine,
+            sessions=sessionmaker(engine, expire_on_commit=False),
+            reader=reader,
+            probe=probe,
         )
 
     @contextmanager
@@ -56,6 +79,7 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.reader.dispose()
+        self.probe.dispose()
 
 
 @contextmanager

@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg2 as psycopg2_dialect
 
 from pangeo_forge_orchestrator.core.vocabulary import RunConclusion, RunStatus
-from pangeo_forge_orchestrator.db.tables import Bakery, Feedstock, RecipeRun, StatCounter
+from pangeo_forge_orchestrator.db.tables import Bakery, Feedstock, RecipeRun
 
 # A run's nested history (feedstock or bakery page): enough for a page, bounded for any feedstock.
 NESTED_RUNS_LIMIT = 100
@@ -204,12 +205,16 @@ def _run_with_relations_statement() -> sa.Select[Any]:
     )
 
 
-_RUN_WITH_RELATIONS = _run_with_relations_statement()
+# Compiled to the driver's SQL once: the route runs it on the event loop, where SQLAlchemy's
+# per-execution statement-cache lookup (~0.1 ms of CPU) would hold the loop as long as the query.
+_RUN_WITH_RELATIONS_SQL = str(
+    _run_with_relations_statement().compile(dialect=psycopg2_dialect.dialect())  # type: ignore[no-untyped-call]
+)
 
 
 def recipe_run_with_relations(conn: sa.Connection, run_id: int) -> dict[str, Any] | None:
     """A recipe run with its bakery and feedstock nested, in one query."""
-    row = _first(conn.execute(_RUN_WITH_RELATIONS, {"id": run_id}))
+    row = _first(conn.exec_driver_sql(_RUN_WITH_RELATIONS_SQL, {"id": run_id}))
     if row is None:
         return None
     run = {name: row[name] for name in RECIPE_RUNS.names}
@@ -309,14 +314,24 @@ def datasets_of_feedstock(
     return _dicts(conn.execute(stmt, params))
 
 
-_COUNTER: sa.Table = StatCounter.__table__  # type: ignore[attr-defined]
-_STAT_COUNT = sa.select(_COUNTER.c.value).where(_COUNTER.c.name == sa.bindparam("name"))
+# Plain SQL through the driver: these run on the event loop before every cached read and for
+# /stats, and a Core select costs more CPU in SQLAlchemy's statement cache than in Postgres.
+_STAT_COUNT_SQL = "SELECT value FROM stat_counter WHERE name = %(name)s"
+API_CHANGES = "api_changes"
 
 
 def stat_count(conn: sa.Connection, name: str) -> int | None:
-    """A counter kept exact by triggers (see the migration), or None if it does not exist."""
-    value = conn.execute(_STAT_COUNT, {"name": name}).scalar()
+    """A counter kept exact by triggers (see the migrations), or None if it does not exist."""
+    value = conn.exec_driver_sql(_STAT_COUNT_SQL, {"name": name}).scalar()
     return None if value is None else int(value)
+
+
+def api_changes(conn: sa.Connection) -> int:
+    """How many transactions have written the API's tables (see api/answer_cache.py)."""
+    value = stat_count(conn, API_CHANGES)
+    if value is None:
+        raise LookupError(f"counter {API_CHANGES!r} is missing: run `pfo migrate`")
+    return value
 
 
 def insert_row(

@@ -243,6 +243,8 @@ def test_stat_counters_equal_the_real_counts(
         "recipe_runs": 1416,
         "datasets": sum(map(len, all_datasets.values())),
         "production_datasets": 42,
+        # The adopted rows were copied before the answer cache's counter existed.
+        "api_changes": 0,
     }
     assert counters["datasets"] == 141
 

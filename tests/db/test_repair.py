@@ -101,7 +101,10 @@ def test_apply_settles_stuck_runs_and_keeps_everything_else(legacy_engine: sa.En
     assert after.stuck_run_ids == ()
     assert after.duplicate_groups == before.duplicate_groups
     assert after.completed_without_completed_at_ids == before.completed_without_completed_at_ids
-    assert counters(legacy_engine) == counters_before
+    counters_after = counters(legacy_engine)
+    # The row counts hold; the answer cache's change counter saw one transaction.
+    assert counters_after.pop("api_changes") == counters_before.pop("api_changes") + 1
+    assert counters_after == counters_before
     with legacy_engine.connect() as conn:
         runs = {
             row.id: row
