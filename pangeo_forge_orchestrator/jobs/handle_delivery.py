@@ -1,8 +1,8 @@
 """Job kind `handle_delivery`: run a stored delivery through the event router.
 
 How the delivery ends up:
-- `ignored` (with the reason) is written here, before the job completes;
-- `handled` is written by the queue in the transaction that completes the job;
+- `handled`, or `ignored` with the reason (returned as `DeliveryIgnored`), is written by the
+  queue in the statement that completes the job;
 - `failed` is written by the queue when the job fails for good: at once for a payload that
   retrying cannot mend (PermanentFailure), after the last attempt for any other exception.
 """
@@ -25,13 +25,17 @@ from pangeo_forge_orchestrator.core.events import (
 )
 from pangeo_forge_orchestrator.db.engine import Database
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
-from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure, job_handler
+from pangeo_forge_orchestrator.jobs.registry import (
+    DeliveryIgnored,
+    JobContext,
+    PermanentFailure,
+    job_handler,
+)
 from pangeo_forge_orchestrator.webhooks.inbox import (
     HANDLE_DELIVERY,
     StoredDelivery,
     load_delivery,
     load_payload,
-    record_ignored,
 )
 from pangeo_forge_orchestrator.webhooks.router import router
 from pangeo_forge_orchestrator.webhooks.routing import Route
@@ -53,17 +57,18 @@ class Screened:
 
 
 @job_handler(HANDLE_DELIVERY)
-async def handle_delivery(ctx: JobContext, job: ClaimedJob) -> None:
-    """Route the delivery to its event handler and record what came of it."""
+async def handle_delivery(ctx: JobContext, job: ClaimedJob) -> DeliveryIgnored | None:
+    """Route the delivery to its event handler and say what came of it."""
     delivery_id = job.payload.get("delivery_id")
     if not isinstance(delivery_id, int):
         raise PermanentFailure(MISSING_DELIVERY_ID)
-    screened = await asyncio.to_thread(
-        screen_stored,
-        ctx.database,
-        delivery_id=delivery_id,
-        patterns=ctx.settings.feedstock_repo_patterns,
-    )
+    patterns = ctx.settings.feedstock_repo_patterns
+    # Most of GitHub's traffic is screened out here, without a query.
+    screened = screen_claimed(job, delivery_id=delivery_id, patterns=patterns)
+    if screened is None:
+        screened = await asyncio.to_thread(
+            screen_stored, ctx.database, delivery_id=delivery_id, patterns=patterns
+        )
     if screened is None:
         raise PermanentFailure(DELIVERY_GONE.format(delivery_id=delivery_id))
     outcome: Outcome
@@ -84,36 +89,51 @@ async def handle_delivery(ctx: JobContext, job: ClaimedJob) -> None:
     )
     match outcome:
         case Handled():
-            return
+            return None
         case Ignored(reason=reason):
-            # Screening recorded its own decision; a handler's choice to ignore is recorded here.
-            if not isinstance(screened.decision, Ignored):
-                await asyncio.to_thread(_record_ignored, ctx.database, delivery_id, reason)
+            return DeliveryIgnored(reason)
         case Failed(reason=reason):
             raise PermanentFailure(reason)
         case _:
             assert_never(outcome)
 
 
+def screen_claimed(
+    job: ClaimedJob, *, delivery_id: int, patterns: Sequence[str]
+) -> Screened | None:
+    """Screen a delivery from the columns claimed with its job, if that settles it.
+
+    None when the delivery goes to a route (its payload must be read) or its columns did not
+    come with the job.
+    """
+    if job.delivery_id != delivery_id or job.delivery_guid is None or job.delivery_event is None:
+        return None
+    delivery = StoredDelivery(
+        id=delivery_id,
+        guid=job.delivery_guid,
+        event=job.delivery_event,
+        action=job.delivery_action,
+        installation_id=job.delivery_installation_id,
+        repository=job.delivery_repository,
+    )
+    envelope = stored_envelope(delivery)
+    decision = router.screen(envelope, patterns=patterns)
+    if not isinstance(decision, Ignored):
+        return None
+    return Screened(delivery=delivery, envelope=envelope, decision=decision, payload=None)
+
+
 def screen_stored(
     database: Database, *, delivery_id: int, patterns: Sequence[str]
 ) -> Screened | None:
-    """Load and screen a delivery in one transaction.
-
-    A delivery that no handler takes (most of GitHub's traffic) is marked ignored right there,
-    and its payload is never read back.
-    """
+    """Load and screen a delivery; its payload is read only when a route will use it."""
     with database.session() as session:
         delivery = load_delivery(session, delivery_id)
         if delivery is None:
             return None
         envelope = stored_envelope(delivery)
         decision = router.screen(envelope, patterns=patterns)
-        if isinstance(decision, Ignored):
-            record_ignored(session, delivery_id=delivery_id, reason=decision.reason)
-            payload = None
-        else:
-            payload = load_payload(session, delivery_id)
+        payload = None if isinstance(decision, Ignored) else load_payload(session, delivery_id)
     return Screened(delivery=delivery, envelope=envelope, decision=decision, payload=payload)
 
 
@@ -128,8 +148,3 @@ def stored_envelope(delivery: StoredDelivery) -> Envelope:
         ),
         sender=None,
     )
-
-
-def _record_ignored(database: Database, delivery_id: int, reason: str) -> None:
-    with database.session() as session:
-        record_ignored(session, delivery_id=delivery_id, reason=reason)

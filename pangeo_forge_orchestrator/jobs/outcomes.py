@@ -19,6 +19,7 @@ from pangeo_forge_orchestrator.core.backoff import Backoff
 from pangeo_forge_orchestrator.jobs import queue
 from pangeo_forge_orchestrator.jobs.queue import ClaimedJob
 from pangeo_forge_orchestrator.jobs.registry import (
+    DeliveryIgnored,
     JobContext,
     PermanentFailure,
     Registry,
@@ -34,7 +35,8 @@ _MAX_ERROR_CHARS = 8_000
 
 @dataclass(frozen=True)
 class Succeeded:
-    pass
+    # Why the job's delivery needed nothing (it is marked `ignored`); None: `handled`.
+    ignored: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,14 +79,14 @@ async def execute(registry: Registry, context: JobContext, job: ClaimedJob) -> R
     if kind is None:
         return Failed(UNKNOWN_KIND_ERROR.format(kind=job.kind), retry=False)
     try:
-        await kind.handler(context, job)
+        ended = await kind.handler(context, job)
     except RetryLater as signal:
         return Deferred(signal.at, signal.reason)
     except PermanentFailure as failure:
         return Failed(failure.reason, retry=False)
     except Exception as error:
         return Failed(describe_error(error), retry=True)
-    return Succeeded()
+    return Succeeded(ignored=ended.reason if isinstance(ended, DeliveryIgnored) else None)
 
 
 def split_plain_successes(
@@ -99,6 +101,15 @@ def split_plain_successes(
     return plain, others
 
 
+def ignored_reasons(plain: Sequence[Finished]) -> dict[int, str]:
+    """Job id -> why its delivery needed nothing, for the successes that said so."""
+    return {
+        item.job.id: item.result.ignored
+        for item in plain
+        if isinstance(item.result, Succeeded) and item.result.ignored is not None
+    }
+
+
 def settled_successes(plain: Sequence[Finished], done: set[int]) -> list[Settled]:
     return [Settled(item, "succeeded" if item.job.id in done else "lease_lost") for item in plain]
 
@@ -108,7 +119,9 @@ def settle_all(
 ) -> list[Settled]:
     """Write finished jobs' results: plain successes in one statement, the rest one by one."""
     plain, others = split_plain_successes(items, registry)
-    done = queue.complete_many(session, [item.job for item in plain])
+    done = queue.complete_many(
+        session, [item.job for item in plain], ignored=ignored_reasons(plain)
+    )
     return settled_successes(plain, done) + [
         settle(session, item, registry=registry, backoff=backoff) for item in others
     ]
@@ -119,8 +132,8 @@ def settle(session: Session, item: Finished, *, registry: Registry, backoff: Bac
     job, result = item.job, item.result
     every = _repeat_every(registry, job)
     match result:
-        case Succeeded():
-            done = queue.complete(session, job, repeat_every=every)
+        case Succeeded(ignored=ignored):
+            done = queue.complete(session, job, repeat_every=every, ignored=ignored)
             return Settled(item, "succeeded" if done else "lease_lost")
         case Deferred(at=at, reason=reason):
             done = queue.reschedule(session, job, at=at, reason=reason)

@@ -8,8 +8,9 @@
   still holds the claim (same `locked_by` and attempt), so a worker that lost its lease cannot
   overwrite the outcome of the worker that took the job over. `complete_and_claim` settles a
   batch of successes and claims the next jobs in one statement (the worker's hot path).
-- A job ending for good (succeeded or failed) settles its delivery: `handled` on success unless a
-  handler already chose `ignored`; `failed` with the error after the last attempt.
+- A job ending for good (succeeded or failed) settles its delivery in the same statement:
+  `handled` on success, or `ignored` with the reason its handler gave; `failed` with the error
+  after the last attempt.
 
 Every function takes the caller's Session and never commits.
 """
@@ -17,7 +18,7 @@ Every function takes the caller's Session and never commits.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,12 @@ class ClaimedJob:
     delivery_guid: str | None = None
     last_error: str | None = None
     run_after: datetime | None = None
+    # The delivery's stored columns (None without a delivery), claimed with the job so that a
+    # delivery can be screened without a query.
+    delivery_event: str | None = None
+    delivery_action: str | None = None
+    delivery_installation_id: int | None = None
+    delivery_repository: str | None = None
 
     @property
     def is_last_attempt(self) -> bool:
@@ -142,19 +149,33 @@ def claim(session: Session, *, worker: str, limit: int, lease: timedelta) -> lis
     return complete_and_claim(session, [], worker=worker, limit=limit, lease=lease)[1]
 
 
-def complete(session: Session, job: ClaimedJob, *, repeat_every: timedelta | None = None) -> bool:
-    """Mark a held job succeeded; False if the claim was lost (someone else owns it now)."""
-    if job.id not in complete_many(session, [job]):
+def complete(
+    session: Session,
+    job: ClaimedJob,
+    *,
+    repeat_every: timedelta | None = None,
+    ignored: str | None = None,
+) -> bool:
+    """Mark a held job succeeded; False if the claim was lost (someone else owns it now).
+
+    `ignored`: why the job's delivery needed nothing (it is marked `ignored`, not `handled`).
+    """
+    reasons = {job.id: ignored} if ignored is not None else {}
+    if job.id not in complete_many(session, [job], ignored=reasons):
         return False
     _schedule_next(session, job, repeat_every)
     return True
 
 
-def complete_many(session: Session, jobs: Sequence[ClaimedJob]) -> set[int]:
+def complete_many(
+    session: Session, jobs: Sequence[ClaimedJob], *, ignored: Mapping[int, str] | None = None
+) -> set[int]:
     """Mark held jobs succeeded in one statement; returns the ids whose claim was still held."""
     if not jobs:
         return set()
-    return complete_and_claim(session, jobs, worker="", limit=0, lease=timedelta(0))[0]
+    return complete_and_claim(
+        session, jobs, ignored=ignored, worker="", limit=0, lease=timedelta(0)
+    )[0]
 
 
 def complete_and_claim(
@@ -164,13 +185,17 @@ def complete_and_claim(
     worker: str,
     limit: int,
     lease: timedelta,
+    ignored: Mapping[int, str] | None = None,
     prepared: bool = False,
 ) -> tuple[set[int], list[ClaimedJob]]:
     """Mark `done` succeeded and lease up to `limit` due jobs to `worker`, in one statement.
 
-    Returns the ids of `done` whose claim was still held, and the jobs claimed. `prepared`: run
-    the statement PREPAREd on this connection by `prepare_settle_and_claim`.
+    Each succeeded job's delivery is marked `handled`, or `ignored` with the reason given for
+    its job id in `ignored`. Returns the ids of `done` whose claim was still held, and the jobs
+    claimed. `prepared`: run the statement PREPAREd on this connection by
+    `prepare_settle_and_claim`.
     """
+    reasons = ignored or {}
     if not done and limit < 1:
         return set(), []
     rows = (
@@ -181,6 +206,7 @@ def complete_and_claim(
                 "ids": [job.id for job in done],
                 "attempts": [job.attempt for job in done],
                 "workers": [job.locked_by for job in done],
+                "ignored": [reasons.get(job.id) for job in done],
                 "limit": max(limit, 0),
                 "worker": worker,
                 "lease": lease.total_seconds(),
@@ -202,6 +228,10 @@ def complete_and_claim(
             delivery_guid=row.delivery_guid,
             last_error=row.last_error,
             run_after=row.run_after,
+            delivery_event=row.delivery_event,
+            delivery_action=row.delivery_action,
+            delivery_installation_id=row.delivery_installation_id,
+            delivery_repository=row.delivery_repository,
         )
         for row in rows
         if row.id is not None

@@ -31,14 +31,21 @@ SETTLE_AND_CLAIM_SQL = """
     WITH done AS (
         UPDATE job SET status = 'succeeded', locked_until = NULL, last_error = NULL,
             finished_at = now(), updated_at = now()
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:workers AS text[]))
-            AS held(id, attempt, worker)
+        FROM unnest(
+            CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:workers AS text[]),
+            CAST(:ignored AS text[])
+        ) AS held(id, attempt, worker, ignored)
         WHERE job.id = held.id AND job.status = 'running' AND job.locked_by = held.worker
             AND job.attempts = held.attempt
-        RETURNING job.id, job.delivery_id
+        RETURNING job.id, job.delivery_id, held.ignored
     ), handled AS (
-        UPDATE delivery SET status = 'handled', handled_at = now(), error = NULL
-        WHERE id IN (SELECT delivery_id FROM done) AND status IN ('queued', 'failed')
+        -- `ignored` is the reason a delivery needed nothing, NULL when it was handled.
+        UPDATE delivery
+        SET status = CAST(CASE WHEN done.ignored IS NULL THEN 'handled' ELSE 'ignored' END
+                AS delivery_status),
+            handled_at = now(), error = done.ignored
+        FROM done
+        WHERE delivery.id = done.delivery_id AND delivery.status IN ('queued', 'failed')
     ), due AS (
         SELECT id FROM job
         WHERE status = 'queued' AND run_after <= now()
@@ -52,12 +59,16 @@ SETTLE_AND_CLAIM_SQL = """
         FROM due
         WHERE job.id = due.id
         RETURNING job.id, job.kind, job.payload, job.attempts, job.max_attempts, job.dedupe_key,
-            job.delivery_id, job.last_error, job.run_after,
-            (SELECT guid FROM delivery WHERE delivery.id = job.delivery_id) AS delivery_guid
+            job.delivery_id, job.last_error, job.run_after
     )
-    SELECT settled.done_ids, claimed.*
+    -- A delivery's stored columns come with its job, so that screening it needs no query.
+    SELECT settled.done_ids, claimed.*, delivery.guid AS delivery_guid,
+        delivery.event AS delivery_event, delivery.action AS delivery_action,
+        delivery.installation_id AS delivery_installation_id,
+        delivery.repository AS delivery_repository
     FROM (SELECT array_agg(id) AS done_ids FROM done) AS settled
     LEFT JOIN claimed ON true
+    LEFT JOIN delivery ON delivery.id = claimed.delivery_id
     ORDER BY claimed.run_after, claimed.id
 """
 SETTLE_AND_CLAIM = sa.text(SETTLE_AND_CLAIM_SQL)
@@ -68,6 +79,7 @@ SETTLE_AND_CLAIM_ARGS = {
     "ids": "bigint[]",
     "attempts": "integer[]",
     "workers": "text[]",
+    "ignored": "text[]",
     "limit": "integer",
     "worker": "text",
     "lease": "double precision",

@@ -69,7 +69,18 @@ class JobContext:
         return await asyncio.to_thread(run)
 
 
-Handler = Callable[[JobContext, ClaimedJob], Awaitable[None]]
+@dataclass(frozen=True)
+class DeliveryIgnored:
+    """A handler's answer: the job's delivery needed nothing, for this reason.
+
+    The worker writes it with the job's success, in the same statement (no transaction of its
+    own: most of GitHub's traffic is ignored).
+    """
+
+    reason: str
+
+
+Handler = Callable[[JobContext, ClaimedJob], Awaitable[DeliveryIgnored | None]]
 H = TypeVar("H", bound=Handler)
 
 

@@ -24,6 +24,7 @@ from pangeo_forge_orchestrator.jobs import queue
 from pangeo_forge_orchestrator.jobs.outcomes import (
     Finished,
     Settled,
+    ignored_reasons,
     released,
     settle_all,
     settled_successes,
@@ -99,6 +100,7 @@ class WorkerDatabase:
             done, claimed = queue.complete_and_claim(
                 session,
                 [item.job for item in plain],
+                ignored=ignored_reasons(plain),
                 worker=self.worker,
                 limit=free,
                 lease=self.lease,

@@ -152,15 +152,6 @@ def load_payload(session: Session, delivery_id: int) -> dict[str, Any]:
     return payload
 
 
-def record_ignored(session: Session, *, delivery_id: int, reason: str) -> None:
-    """Mark a delivery ignored with the reason; the queue leaves that status when the job ends."""
-    session.execute(
-        sa.update(Delivery)
-        .where(col(Delivery.id) == delivery_id)
-        .values(status=DeliveryStatus.IGNORED, error=reason, handled_at=sa.func.now())
-    )
-
-
 def replay_delivery(session: Session, *, delivery_id: int, guid: str) -> int | None:
     """Queue a delivery's handling again; None when a job for it is still queued or running.
 

@@ -130,6 +130,18 @@ def test_claim_carries_the_delivery_guid(database: Database) -> None:
         delivery_id,
         "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     )
+    # The rest of its stored columns too, so it can be screened without a query.
+    assert (job.delivery_event, job.delivery_action, job.delivery_repository) == (
+        "ping",
+        None,
+        None,
+    )
+
+
+def test_claimed_jobs_without_a_delivery_carry_none_of_its_columns(database: Database) -> None:
+    enqueue(database)
+    job = claim_one(database)
+    assert (job.delivery_id, job.delivery_guid, job.delivery_event) == (None, None, None)
 
 
 def test_concurrent_claims_never_hand_out_a_job_twice(database: Database) -> None:
@@ -173,6 +185,28 @@ def test_complete_settles_the_delivery_unless_a_handler_ignored_it(database: Dat
     assert delivery_row(database, handled).status == "handled"
     assert delivery_row(database, handled).handled_at is not None
     assert delivery_row(database, ignored).status == "ignored"
+
+
+def test_complete_marks_a_delivery_ignored_with_the_reason_given(database: Database) -> None:
+    ignored, handled = insert_delivery(database, guid="a"), insert_delivery(database, guid="b")
+    enqueue(database, delivery_id=ignored)
+    enqueue(database, delivery_id=handled)
+    jobs = {job.delivery_id: job for job in claim(database, limit=2)}
+
+    with database.session() as session:
+        done = queue.complete_many(
+            session, list(jobs.values()), ignored={jobs[ignored].id: "not a feedstock"}
+        )
+
+    assert done == {job.id for job in jobs.values()}
+    assert (delivery_row(database, ignored).status, delivery_row(database, ignored).error) == (
+        "ignored",
+        "not a feedstock",
+    )
+    assert (delivery_row(database, handled).status, delivery_row(database, handled).error) == (
+        "handled",
+        None,
+    )
 
 
 def test_settling_needs_the_claim_still_held(database: Database) -> None:

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from pangeo_forge_orchestrator.db.engine import Database
 from pangeo_forge_orchestrator.jobs import queue
 from pangeo_forge_orchestrator.jobs.handle_delivery import handle_delivery
-from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure
+from pangeo_forge_orchestrator.jobs.registry import DeliveryIgnored, JobContext, PermanentFailure
 from pangeo_forge_orchestrator.settings import Settings
 from tests.conftest import SHARED, shared_path
 
@@ -118,12 +118,14 @@ def run_jobs(settings: Settings, database: Database) -> None:
                 return
             for job in jobs:
                 try:
-                    await handle_delivery(ctx, job)
+                    ended = await handle_delivery(ctx, job)
                 except PermanentFailure as failure:
                     with database.session() as session:
                         queue.fail(session, job, error=failure.reason, retry=False)
                 else:
+                    # As the worker does: an ignored delivery is marked with the job's success.
+                    ignored = ended.reason if isinstance(ended, DeliveryIgnored) else None
                     with database.session() as session:
-                        queue.complete(session, job)
+                        queue.complete(session, job, ignored=ignored)
 
     asyncio.run(drain())

@@ -16,7 +16,12 @@ from pangeo_forge_orchestrator.db import runs as db_runs
 from pangeo_forge_orchestrator.db.bakeries import sync_bakeries
 from pangeo_forge_orchestrator.db.engine import Database
 from pangeo_forge_orchestrator.jobs import queue
-from pangeo_forge_orchestrator.jobs.registry import JobContext, PermanentFailure, discover
+from pangeo_forge_orchestrator.jobs.registry import (
+    DeliveryIgnored,
+    JobContext,
+    PermanentFailure,
+    discover,
+)
 from pangeo_forge_orchestrator.settings import Settings
 
 
@@ -88,12 +93,14 @@ def drain(settings: Settings, database: Database, *, context: JobContext | None 
                 kind = registry.get(job.kind)
                 assert kind is not None, job.kind
                 try:
-                    await kind.handler(ctx, job)
+                    ended = await kind.handler(ctx, job)
                 except PermanentFailure as failure:
                     with database.session() as session:
                         queue.fail(session, job, error=failure.reason, retry=False)
                 else:
+                    # As the worker does: an ignored delivery is marked with the job's success.
+                    ignored = ended.reason if isinstance(ended, DeliveryIgnored) else None
                     with database.session() as session:
-                        queue.complete(session, job)
+                        queue.complete(session, job, ignored=ignored)
 
     asyncio.run(run())
