@@ -31,7 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
 @dataclass
 class Database:
-    """The process's engine, its session factory, and an engine for reads in autocommit."""
+    """The process's engine and session factory, with engines for reads in autocommit."""
 
     engine: sa.Engine
     sessions: sessionmaker[Session]
