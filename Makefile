@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run demo test lint typecheck format bench bench-api bench-soak sync migrate clean
+.PHONY: help run demo test lint typecheck format bench bench-api bench-ingest bench-queue bench-soak sync migrate clean
 
 # pangeo-forge-runner lives in its own venv: it pulls apache-beam, whose pins clash with ours.
 RUNNER_VERSION := 0.10.2
@@ -54,10 +54,16 @@ format: sync  ## Apply ruff's formatting and fixes
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-bench: bench-api  ## Benchmarks (results go to docs/benchmarks.md by hand)
+bench: bench-api bench-ingest bench-queue  ## Benchmarks (results go to docs/benchmarks.md by hand)
 
 bench-api: sync  ## REST API on 1M recipe runs; BENCH_ARGS="--help" lists the options
 	$(UV) run --frozen python -m bench.api $(BENCH_ARGS)
+
+bench-ingest: sync  ## Webhook ingest, web and worker apart as deployed; INGEST_ARGS="--help"
+	$(UV) run --frozen python -m bench.ingest $(or $(INGEST_ARGS),--worker-process)
+
+bench-queue: sync  ## No-op jobs/s, enqueue->start latency, a stalled job re-claimed
+	$(UV) run --frozen python -m bench.queue
 
 bench-soak: sync  ## Kill web and worker 24 times under 11,000 deliveries; 0 lost, 0 duplicated
 	$(UV) run --frozen python -m bench.soak $(BENCH_ARGS)
