@@ -28,7 +28,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from pangeo_forge_orchestrator.api.crud import reading, reading_on_loop
-from pangeo_forge_orchestrator.db import queries
+from pangeo_forge_orchestrator.db import counters
 from pangeo_forge_orchestrator.db.engine import Database
 
 # Enough for every 100-row page a busy website asks for; the largest single answers (a
@@ -136,7 +136,7 @@ async def cached(request: Request, compute: Compute) -> Response:
     key = request_key(request)
     try:
         with reading_on_loop(database) as conn:
-            version = queries.api_changes(conn)
+            version = counters.api_changes(conn)
     except (LookupError, sa.exc.SQLAlchemyError) as exc:
         # No counter to trust (not migrated, or the probe failed): answer without the cache.
         log.warning("answer cache bypassed: %s", type(exc).__name__)

@@ -30,7 +30,8 @@ from pangeo_forge_orchestrator.api.schemas import (
 )
 from pangeo_forge_orchestrator.core.vocabulary import Provider
 from pangeo_forge_orchestrator.db import queries
-from pangeo_forge_orchestrator.db.queries import FEEDSTOCKS, DatasetScope, PageRequest
+from pangeo_forge_orchestrator.db.datasets import DatasetScope, datasets_of_feedstock
+from pangeo_forge_orchestrator.db.queries import FEEDSTOCKS, PageRequest
 
 router = APIRouter()
 
@@ -117,7 +118,7 @@ async def list_feedstock_datasets(
     """
 
     def compute(conn: sa.Connection) -> Response:
-        rows = queries.datasets_of_feedstock(
+        rows = datasets_of_feedstock(
             conn,
             feedstock_id=feedstock_id,
             scope=scope,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Response
 
 from pangeo_forge_orchestrator.api.crud import AppDatabase, json_response, reading_on_loop
 from pangeo_forge_orchestrator.api.schemas import Count
-from pangeo_forge_orchestrator.db import queries
+from pangeo_forge_orchestrator.db import counters
 
 router = APIRouter(prefix="/stats", tags=["public"])
 
@@ -16,7 +16,7 @@ MISSING_COUNTER = "counter {name!r} is missing: the database is not fully migrat
 def counter_response(database: AppDatabase, name: str) -> Response:
     """One counter: one indexed row, read on the event loop (the routes are async)."""
     with reading_on_loop(database) as conn:
-        count = queries.stat_count(conn, name)
+        count = counters.stat_count(conn, name)
     if count is None:
         raise HTTPException(status_code=503, detail=MISSING_COUNTER.format(name=name))
     return json_response({"count": count})

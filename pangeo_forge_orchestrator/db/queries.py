@@ -10,13 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg2 as psycopg2_dialect
 
-from pangeo_forge_orchestrator.core.vocabulary import RunConclusion, RunStatus
 from pangeo_forge_orchestrator.db.tables import Bakery, Feedstock, RecipeRun
 
 # A run's nested history (feedstock or bakery page): enough for a page, bounded for any feedstock.
@@ -102,7 +100,8 @@ class PageRequest:
     after_id: int | None = None
 
 
-def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
+def dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
+    """A result's rows as plain dicts, ready for JSON."""
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
@@ -176,7 +175,7 @@ def list_rows(
     )
     params: dict[str, object] = {f"f_{name}": value for name, value in used.items()}
     params.update(limit=page.limit + extra, after_id=page.after_id, offset=page.offset)
-    return _dicts(conn.execute(stmt, params))
+    return dicts(conn.execute(stmt, params))
 
 
 @functools.lru_cache(maxsize=8)
@@ -239,7 +238,7 @@ def recent_runs(
 ) -> list[dict[str, Any]]:
     """The most recent runs of one feedstock or bakery (`owner` = "feedstock_id"/"bakery_id")."""
     params = {"owner_id": owner_id, "limit": limit}
-    return _dicts(conn.execute(_recent_runs_statement(owner), params))
+    return dicts(conn.execute(_recent_runs_statement(owner), params))
 
 
 def with_recent_runs(
@@ -255,83 +254,6 @@ def with_recent_runs(
     if row is not None:
         row["recipe_runs"] = recent_runs(conn, owner=owner, owner_id=row_id)
     return row
-
-
-class DatasetScope(StrEnum):
-    ALL = "all"
-    PRODUCTION = "production"
-    TEST = "test"
-
-
-DATASET_COLUMNS = (
-    "id",
-    "recipe_id",
-    "feedstock_id",
-    "dataset_type",
-    "dataset_public_url",
-    "is_test",
-)
-
-
-@functools.lru_cache(maxsize=16)
-def _datasets_statement(scope: DatasetScope, *, keyset: bool, limited: bool) -> sa.Select[Any]:
-    table = RECIPE_RUNS.table
-    stmt = (
-        sa.select(*RECIPE_RUNS.selected(DATASET_COLUMNS))
-        .where(
-            table.c.feedstock_id == sa.bindparam("feedstock_id"),
-            # The same rule as the `datasets` counter's trigger (recipe_run_is_dataset).
-            table.c.status == RunStatus.COMPLETED,
-            table.c.conclusion == RunConclusion.SUCCESS,
-            table.c.dataset_public_url.is_not(None),
-        )
-        .order_by(table.c.id.desc())
-    )
-    if scope is not DatasetScope.ALL:
-        stmt = stmt.where(table.c.is_test.is_(scope is DatasetScope.TEST))
-    if keyset:
-        stmt = stmt.where(table.c.id < sa.bindparam("after_id", type_=sa.BigInteger))
-    if limited:
-        stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
-    return stmt
-
-
-def datasets_of_feedstock(
-    conn: sa.Connection,
-    *,
-    feedstock_id: int,
-    scope: DatasetScope,
-    after_id: int | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Completed, successful runs of a feedstock that left a dataset URL, newest first.
-
-    `after_id` keeps the datasets older than that id (keyset paging, newest first);
-    `limit=None` returns all of them.
-    """
-    stmt = _datasets_statement(scope, keyset=after_id is not None, limited=limit is not None)
-    params = {"feedstock_id": feedstock_id, "after_id": after_id, "limit": limit}
-    return _dicts(conn.execute(stmt, params))
-
-
-# Plain SQL through the driver: these run on the event loop before every cached read and for
-# /stats, and a Core select costs more CPU in SQLAlchemy's statement cache than in Postgres.
-_STAT_COUNT_SQL = "SELECT value FROM stat_counter WHERE name = %(name)s"
-API_CHANGES = "api_changes"
-
-
-def stat_count(conn: sa.Connection, name: str) -> int | None:
-    """A counter kept exact by triggers (see the migrations), or None if it does not exist."""
-    value = conn.exec_driver_sql(_STAT_COUNT_SQL, {"name": name}).scalar()
-    return None if value is None else int(value)
-
-
-def api_changes(conn: sa.Connection) -> int:
-    """How many transactions have written the API's tables (see api/answer_cache.py)."""
-    value = stat_count(conn, API_CHANGES)
-    if value is None:
-        raise LookupError(f"counter {API_CHANGES!r} is missing: run `pfo migrate`")
-    return value
 
 
 def insert_row(

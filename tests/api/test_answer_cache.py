@@ -12,7 +12,7 @@ from fastapi import Response
 from fastapi.testclient import TestClient
 
 from pangeo_forge_orchestrator.api.answer_cache import AnswerCache
-from pangeo_forge_orchestrator.db import queries
+from pangeo_forge_orchestrator.db import counters, queries
 from pangeo_forge_orchestrator.db.engine import Database
 from tests.api.conftest import Seed
 
@@ -28,7 +28,7 @@ def cache_of(client: TestClient) -> AnswerCache:
 
 def changes(database: Database) -> int:
     with database.engine.connect() as conn:
-        return queries.api_changes(conn)
+        return counters.api_changes(conn)
 
 
 # The store.

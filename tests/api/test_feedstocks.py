@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from pangeo_forge_orchestrator.api import feedstocks
 from pangeo_forge_orchestrator.api.schemas import DatasetRead, FeedstockRead, FeedstockWithRuns
-from pangeo_forge_orchestrator.db.queries import DATASET_COLUMNS, NESTED_RUNS_LIMIT
+from pangeo_forge_orchestrator.db.datasets import DATASET_COLUMNS
+from pangeo_forge_orchestrator.db.queries import NESTED_RUNS_LIMIT
 from tests.api.conftest import Seed
 
 SPEC = "pangeo-forge/noaa-oisst-feedstock"
